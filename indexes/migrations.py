@@ -1,0 +1,70 @@
+"""Numbered schema migrations, applied in order when an index is opened for writing.
+
+Each ``mNNN_*`` function takes a connection inside a transaction and moves the schema from version
+``NNN - 1`` to ``NNN``. Never edit a released migration: add the next one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import duckdb
+
+
+def m001_create_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Works with their text, passage windows, band keys, transcript cues and the metadata table."""
+    con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)")
+    con.execute("CREATE SEQUENCE work_ids START 1")
+    con.execute("CREATE SEQUENCE passage_ids START 1")
+    con.execute(
+        """
+        CREATE TABLE works (
+            work_id BIGINT PRIMARY KEY,
+            source VARCHAR NOT NULL UNIQUE,
+            kind VARCHAR NOT NULL,
+            title VARCHAR NOT NULL,
+            creator VARCHAR,
+            content_sha256 VARCHAR NOT NULL,
+            text_sha256 VARCHAR NOT NULL,
+            modified_at TIMESTAMPTZ,
+            retrieved_at TIMESTAMPTZ NOT NULL,
+            added_at TIMESTAMPTZ NOT NULL,
+            n_tokens INTEGER NOT NULL,
+            n_passages INTEGER NOT NULL,
+            metadata VARCHAR NOT NULL,
+            text VARCHAR NOT NULL
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE passages (
+            passage_id BIGINT NOT NULL,
+            work_id BIGINT NOT NULL,
+            ordinal INTEGER NOT NULL,
+            token_start INTEGER NOT NULL,
+            token_end INTEGER NOT NULL,
+            char_start INTEGER NOT NULL,
+            char_end INTEGER NOT NULL
+        )
+        """
+    )
+    con.execute("CREATE TABLE bands (key BIGINT NOT NULL, passage_id BIGINT NOT NULL)")
+    con.execute(
+        """
+        CREATE TABLE cues (
+            work_id BIGINT NOT NULL,
+            char_start INTEGER NOT NULL,
+            char_end INTEGER NOT NULL,
+            start_s DOUBLE NOT NULL,
+            end_s DOUBLE NOT NULL
+        )
+        """
+    )
+
+
+MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (m001_create_tables,)
+SCHEMA_VERSION = len(MIGRATIONS)

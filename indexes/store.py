@@ -1,0 +1,473 @@
+"""The index as a DuckDB file: works and their text, passage windows, band keys and parameters.
+
+Writers hold DuckDB's file lock for as long as the store is open, so a second writer gets a clear
+``IndexInUseError`` instead of corrupting anything; commands that only read open it read-only. Every
+work is written in one transaction, so an interrupted run never leaves a half-added work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from indexes.errors import (
+    IndexInUseError,
+    IndexMissingError,
+    IndexParametersError,
+    IndexStoreError,
+    IndexVersionError,
+    NotAnIndexError,
+)
+from indexes.fingerprint import Fingerprinter, Passages
+from indexes.migrations import MIGRATIONS, SCHEMA_VERSION
+from indexes.params import IndexParams
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from types import TracebackType
+
+    import numpy.typing as npt
+
+APPLICATION = "provenance-index"
+MetaValue = str | int | float | bool | None
+
+
+@dataclass(frozen=True)
+class NewWork:
+    """What the store needs to index one work (the auditor builds it from a connector's document)."""
+
+    source: str
+    kind: str
+    title: str
+    text: str
+    content_sha256: str
+    text_sha256: str
+    retrieved_at: datetime
+    modified_at: datetime | None = None
+    creator: str | None = None
+    metadata: dict[str, MetaValue] = field(default_factory=dict)
+    cues: Sequence[tuple[int, int, float, float]] = ()
+
+
+@dataclass(frozen=True)
+class WorkRecord:
+    """One indexed work as stored (without its text)."""
+
+    work_id: int
+    source: str
+    kind: str
+    title: str
+    creator: str | None
+    content_sha256: str
+    text_sha256: str
+    modified_at: datetime | None
+    retrieved_at: datetime
+    added_at: datetime
+    n_tokens: int
+    n_passages: int
+    metadata: dict[str, MetaValue]
+
+
+@dataclass(frozen=True)
+class IndexState:
+    """What an audit records about the index it ran against."""
+
+    works: int
+    passages: int
+    digest: str
+    schema_version: int
+    params: IndexParams
+
+
+AddOutcome = Literal["added", "replaced", "unchanged"]
+
+_WORK_COLUMNS = (
+    "work_id, source, kind, title, creator, content_sha256, text_sha256, modified_at, "
+    "retrieved_at, added_at, n_tokens, n_passages, metadata"
+)
+
+
+def _classify(path: str, exc: duckdb.Error) -> IndexStoreError:
+    text = str(exc)
+    if "lock" in text.lower():
+        return IndexInUseError(path, "the index is in use by another process (it holds the write lock)")
+    if "different configuration" in text:
+        return IndexInUseError(path, "the index is already open in this process in another mode")
+    if "not a valid DuckDB database" in text:
+        return NotAnIndexError(path, "not a provenance index (not a DuckDB database file)")
+    if "does not exist" in text:
+        return IndexMissingError(path, "no index here yet; create one with `provenance add`")
+    return IndexStoreError(path, f"cannot open the index: {text.splitlines()[0]}")
+
+
+class IndexStore:
+    """An open index file. Use ``IndexStore.open``; close it (or use ``with``) to release the lock."""
+
+    def __init__(self, path: str, con: duckdb.DuckDBPyConnection, params: IndexParams, *, read_only: bool) -> None:
+        self.path = path
+        self.con = con
+        self.params = params
+        self.read_only = read_only
+        self.fingerprinter = Fingerprinter(params)
+
+    # -- opening -------------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        params: IndexParams | None = None,
+        read_only: bool = False,
+        tool_version: str = "",
+    ) -> IndexStore:
+        """Open (and, for writing, create or migrate) the index at ``path``.
+
+        ``params`` are the parameters the caller insists on: an index made with others is refused.
+        ``None`` accepts whatever the index holds, and makes a new index with the defaults.
+        """
+        spath = str(path)
+        if read_only and not Path(spath).exists():
+            raise IndexMissingError(spath, "no index here yet; create one with `provenance add`")
+        if Path(spath).is_dir():
+            raise NotAnIndexError(spath, "is a directory, not an index file")
+        try:
+            con = duckdb.connect(spath, read_only=read_only)
+        except duckdb.Error as exc:
+            raise _classify(spath, exc) from exc
+        try:
+            stored = cls._read_meta(spath, con)
+            if stored is None:
+                if read_only:
+                    raise NotAnIndexError(spath, "not a provenance index (no index metadata)")  # noqa: TRY301
+                stored = cls._initialize(spath, con, params or IndexParams(), tool_version)
+            else:
+                cls._migrate(spath, con, stored, read_only=read_only)
+            index_params = cls._check_params(spath, stored, params)
+        except BaseException:
+            con.close()
+            raise
+        return cls(spath, con, index_params, read_only=read_only)
+
+    @staticmethod
+    def _read_meta(path: str, con: duckdb.DuckDBPyConnection) -> dict[str, str] | None:
+        tables = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        if not tables:
+            return None
+        if "meta" not in tables:
+            raise NotAnIndexError(path, "not a provenance index (a DuckDB file without index metadata)")
+        meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+        if meta.get("application") != APPLICATION:
+            raise NotAnIndexError(path, "not a provenance index (its metadata is not ours)")
+        return meta
+
+    @staticmethod
+    def _initialize(
+        path: str, con: duckdb.DuckDBPyConnection, params: IndexParams, tool_version: str
+    ) -> dict[str, str]:
+        meta = {
+            "application": APPLICATION,
+            "schema_version": "0",
+            "params": params.to_json(),
+            "check": Fingerprinter(params).check_value(),
+            "created_at": datetime.now(timezone.utc).isoformat(),
+            "created_by": tool_version,
+        }
+        con.begin()
+        try:
+            con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)")
+            con.executemany("INSERT INTO meta VALUES (?, ?)", list(meta.items()))
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+        IndexStore._migrate(path, con, meta, read_only=False)
+        return meta
+
+    @staticmethod
+    def _migrate(path: str, con: duckdb.DuckDBPyConnection, meta: dict[str, str], *, read_only: bool) -> None:
+        version = int(meta.get("schema_version", "0"))
+        if version > SCHEMA_VERSION:
+            raise IndexVersionError(
+                path,
+                f"index schema {version} is newer than this version of provenance knows ({SCHEMA_VERSION}); "
+                "upgrade provenance",
+            )
+        if version == SCHEMA_VERSION:
+            return
+        if read_only:
+            raise IndexVersionError(
+                path,
+                f"index schema {version} is older than {SCHEMA_VERSION}; run `provenance add` once to upgrade it",
+            )
+        for number in range(version + 1, SCHEMA_VERSION + 1):
+            con.begin()
+            try:
+                MIGRATIONS[number - 1](con)
+                con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(number)])
+                con.commit()
+            except BaseException:
+                con.rollback()
+                raise
+        meta["schema_version"] = str(SCHEMA_VERSION)
+
+    @staticmethod
+    def _check_params(path: str, meta: dict[str, str], wanted: IndexParams | None) -> IndexParams:
+        try:
+            stored = IndexParams.from_json(meta["params"])
+        except (KeyError, ValueError, TypeError) as exc:
+            raise NotAnIndexError(path, f"index parameters are unreadable ({exc})") from exc
+        if wanted is not None and wanted != stored:
+            diff = "; ".join(stored.differences(wanted))
+            raise IndexParametersError(
+                path,
+                f"index was built with other fingerprint parameters (index != requested: {diff})",
+            )
+        if Fingerprinter(stored).check_value() != meta.get("check"):
+            raise IndexParametersError(
+                path,
+                "fingerprints computed here differ from the ones this index was built with "
+                "(a different tokenizer, hash or library version); rebuild the index",
+            )
+        return stored
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the file (and the write lock)."""
+        self.con.close()
+
+    def __enter__(self) -> IndexStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def add_work(self, work: NewWork, passages: Passages | None = None) -> tuple[AddOutcome, int]:
+        """Index one work in one transaction; an unchanged work is left alone, a changed one replaced.
+
+        Returns the outcome and the work id (stable across replacements of the same source).
+        """
+        if self.read_only:
+            raise IndexStoreError(self.path, "opened read-only")
+        existing = self._row("SELECT work_id, content_sha256, text_sha256 FROM works WHERE source = ?", [work.source])
+        if existing and existing[1] == work.content_sha256 and existing[2] == work.text_sha256:
+            return "unchanged", int(existing[0])
+        if passages is None:
+            passages = self.fingerprinter.passages(self.fingerprinter.tokenize(work.text))
+        now = datetime.now(timezone.utc)
+        row = [
+            work.kind,
+            work.title,
+            work.creator,
+            work.content_sha256,
+            work.text_sha256,
+            work.modified_at,
+            work.retrieved_at,
+            now,
+            len(passages.tokens),
+            len(passages),
+            json.dumps(work.metadata, sort_keys=True, default=str),
+            work.text,
+        ]
+        con = self.con
+        con.begin()
+        try:
+            if existing:
+                work_id = int(existing[0])
+                self._delete_children(work_id)
+                con.execute(
+                    "UPDATE works SET kind = ?, title = ?, creator = ?, content_sha256 = ?, text_sha256 = ?, "
+                    "modified_at = ?, retrieved_at = ?, added_at = ?, n_tokens = ?, n_passages = ?, "
+                    "metadata = ?, text = ? WHERE work_id = ?",
+                    [*row, work_id],
+                )
+            else:
+                work_id = self._int("SELECT nextval('work_ids')")
+                con.execute(
+                    "INSERT INTO works VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [work_id, work.source, *row],
+                )
+            self._insert_passages(work_id, passages)
+            if work.cues:
+                cues = np.asarray(work.cues, dtype=np.float64).reshape(-1, 4)
+                self._insert_arrow(
+                    "cues",
+                    pa.table(
+                        {
+                            "work_id": pa.array(np.full(cues.shape[0], work_id, dtype=np.int64)),
+                            "char_start": pa.array(cues[:, 0].astype(np.int32)),
+                            "char_end": pa.array(cues[:, 1].astype(np.int32)),
+                            "start_s": pa.array(cues[:, 2]),
+                            "end_s": pa.array(cues[:, 3]),
+                        }
+                    ),
+                )
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+        return ("replaced" if existing else "added"), work_id
+
+    def _delete_children(self, work_id: int) -> None:
+        self.con.execute(
+            "DELETE FROM bands WHERE passage_id IN (SELECT passage_id FROM passages WHERE work_id = ?)",
+            [work_id],
+        )
+        self.con.execute("DELETE FROM passages WHERE work_id = ?", [work_id])
+        self.con.execute("DELETE FROM cues WHERE work_id = ?", [work_id])
+
+    def _insert_passages(self, work_id: int, passages: Passages) -> None:
+        n = len(passages)
+        if n == 0:
+            return
+        ids = np.array(
+            [r[0] for r in self.con.execute("SELECT nextval('passage_ids') FROM range(?)", [n]).fetchall()],
+            dtype=np.int64,
+        )
+        chars = passages.char_ranges()
+        self._insert_arrow(
+            "passages",
+            pa.table(
+                {
+                    "passage_id": pa.array(ids),
+                    "work_id": pa.array(np.full(n, work_id, dtype=np.int64)),
+                    "ordinal": pa.array(np.arange(n, dtype=np.int32)),
+                    "token_start": pa.array(passages.ranges[:, 0].astype(np.int32)),
+                    "token_end": pa.array(passages.ranges[:, 1].astype(np.int32)),
+                    "char_start": pa.array(chars[:, 0].astype(np.int32)),
+                    "char_end": pa.array(chars[:, 1].astype(np.int32)),
+                }
+            ),
+        )
+        bands = passages.keys.shape[1]
+        self._insert_arrow(
+            "bands",
+            pa.table(
+                {
+                    "key": pa.array(passages.keys.reshape(-1)),
+                    "passage_id": pa.array(np.repeat(ids, bands)),
+                }
+            ),
+        )
+
+    def _insert_arrow(self, table: str, data: pa.Table) -> None:
+        self.con.register("_incoming", data)
+        try:
+            self.con.execute(f"INSERT INTO {table} SELECT * FROM _incoming")
+        finally:
+            self.con.unregister("_incoming")
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _row(self, sql: str, params: list[Any] | None = None) -> tuple[Any, ...] | None:
+        rows = self.con.execute(sql, params or []).fetchall()
+        return rows[0] if rows else None
+
+    def _int(self, sql: str, params: list[Any] | None = None) -> int:
+        row = self._row(sql, params)
+        if row is None:
+            raise IndexStoreError(self.path, f"query returned no row: {sql}")
+        return int(row[0])
+
+    def works(self) -> list[WorkRecord]:
+        """Every indexed work, in the order they were first added."""
+        rows = self.con.execute(f"SELECT {_WORK_COLUMNS} FROM works ORDER BY work_id").fetchall()
+        return [_work_record(r) for r in rows]
+
+    def work(self, work_id: int) -> WorkRecord:
+        """One work by id."""
+        row = self._row(f"SELECT {_WORK_COLUMNS} FROM works WHERE work_id = ?", [work_id])
+        if row is None:
+            raise IndexStoreError(self.path, f"no work with id {work_id}")
+        return _work_record(row)
+
+    def work_by_source(self, source: str) -> WorkRecord | None:
+        """The work indexed from ``source``, if any."""
+        row = self._row(f"SELECT {_WORK_COLUMNS} FROM works WHERE source = ?", [source])
+        return None if row is None else _work_record(row)
+
+    def work_text(self, work_id: int) -> str:
+        """The clean text the work's fingerprints and offsets refer to."""
+        row = self._row("SELECT text FROM works WHERE work_id = ?", [work_id])
+        if row is None:
+            raise IndexStoreError(self.path, f"no work with id {work_id}")
+        return str(row[0])
+
+    def cues(self, work_id: int) -> list[tuple[int, int, float, float]]:
+        """``(char_start, char_end, start_s, end_s)`` of a transcript's cues, in text order."""
+        rows = self.con.execute(
+            "SELECT char_start, char_end, start_s, end_s FROM cues WHERE work_id = ? ORDER BY char_start",
+            [work_id],
+        ).fetchall()
+        return [(int(a), int(b), float(c), float(d)) for a, b, c, d in rows]
+
+    def lookup(self, probe: npt.NDArray[np.int64], keys: npt.NDArray[np.int64]) -> list[tuple[int, int, int, int, int]]:
+        """Passages sharing a band key with the probes: ``(probe, passage_id, work_id, token_start, token_end)``.
+
+        ``probe[i]`` is the caller's label for ``keys[i]`` (say, which scanned text); duplicates of
+        a ``(probe, passage)`` pair are collapsed.
+        """
+        if keys.shape[0] == 0:
+            return []
+        table = pa.table({"probe": pa.array(probe), "key": pa.array(keys)})
+        self.con.register("_probe", table)
+        try:
+            rows = self.con.execute(
+                """
+                SELECT DISTINCT q.probe, p.passage_id, p.work_id, p.token_start, p.token_end
+                FROM (SELECT DISTINCT probe, key FROM _probe) q
+                JOIN bands b ON b.key = q.key
+                JOIN passages p ON p.passage_id = b.passage_id
+                ORDER BY q.probe, p.work_id, p.token_start
+                """
+            ).fetchall()
+        finally:
+            self.con.unregister("_probe")
+        return [(int(a), int(b), int(c), int(d), int(e)) for a, b, c, d, e in rows]
+
+    def state(self) -> IndexState:
+        """Work and passage counts and a digest over every work's source and content hash."""
+        digest = hashlib.sha256()
+        for source, sha in self.con.execute("SELECT source, content_sha256 FROM works ORDER BY source").fetchall():
+            digest.update(f"{source}\t{sha}\n".encode())
+        return IndexState(
+            works=self._int("SELECT count(*) FROM works"),
+            passages=self._int("SELECT count(*) FROM passages"),
+            digest=digest.hexdigest(),
+            schema_version=SCHEMA_VERSION,
+            params=self.params,
+        )
+
+
+def _work_record(row: tuple[Any, ...]) -> WorkRecord:
+    return WorkRecord(
+        work_id=int(row[0]),
+        source=row[1],
+        kind=row[2],
+        title=row[3],
+        creator=row[4],
+        content_sha256=row[5],
+        text_sha256=row[6],
+        modified_at=row[7],
+        retrieved_at=row[8],
+        added_at=row[9],
+        n_tokens=int(row[10]),
+        n_passages=int(row[11]),
+        metadata=json.loads(row[12]),
+    )

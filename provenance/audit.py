@@ -1,0 +1,181 @@
+"""The audit pipeline: scanned text -> sliding windows -> LSH candidates -> verified matches.
+
+Candidates come from the index's band table (one join per batch of scanned texts); each candidate
+work is then aligned with the scanned text, restricted to the neighbourhood of the candidate
+passages, and every region that shares enough words becomes a ``Match`` with exact offsets.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, defaultdict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from connectors import sha256_hex
+from provenance.align import Alignment, align
+from provenance.inputs import ScanItem
+from provenance.match import Match
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+    from indexes import IndexStore, Passages, WorkRecord
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    """Thresholds of the audit; all are options of ``provenance audit``.
+
+    ``min_words``: shared words a region needs to count as a match. ``min_score``: least verified
+    similarity. ``scan_stride``: step of the sliding windows over scanned texts (smaller finds more
+    and costs more). ``seed_words`` and ``max_gap`` shape the verifying alignment.
+    """
+
+    min_words: int = 40
+    min_score: float = 0.5
+    scan_stride: int = 5
+    seed_words: int = 4
+    max_gap: int = 16
+    batch_size: int = 64
+
+
+@dataclass(frozen=True, eq=False)
+class _Work:
+    record: WorkRecord
+    text: str
+    passages: Passages
+    cues: list[tuple[int, int, float, float]]
+
+
+class Auditor:
+    """Audits texts against one open index."""
+
+    def __init__(self, store: IndexStore, options: AuditOptions | None = None, *, cache_works: int = 256) -> None:
+        self.store = store
+        self.options = options or AuditOptions()
+        self.fingerprinter = store.fingerprinter
+        self._works: OrderedDict[int, _Work] = OrderedDict()
+        self._cache_works = cache_works
+
+    def audit(self, items: Iterable[ScanItem]) -> Iterator[tuple[ScanItem, list[Match]]]:
+        """Each item with its matches (possibly none), in input order, batched for the lookups."""
+        batch: list[ScanItem] = []
+        for item in items:
+            batch.append(item)
+            if len(batch) >= self.options.batch_size:
+                yield from self._audit_batch(batch)
+                batch = []
+        if batch:
+            yield from self._audit_batch(batch)
+
+    def audit_text(self, text: str, scanned: str = "<text>") -> list[Match]:
+        """Matches of one text, for library callers."""
+        item = ScanItem(text=text, scanned=scanned, sha256=sha256_hex(text.encode("utf-8")))
+        return next(iter(self.audit([item])))[1]
+
+    # -- stages ----------------------------------------------------------------------------------
+
+    def _audit_batch(self, batch: list[ScanItem]) -> Iterator[tuple[ScanItem, list[Match]]]:
+        fp = self.fingerprinter
+        windows = [fp.passages(fp.tokenize(item.text), stride=self.options.scan_stride) for item in batch]
+        probes = [np.full(w.keys.size, i, dtype=np.int64) for i, w in enumerate(windows)]
+        keys = [w.keys.reshape(-1) for w in windows]
+        hits = self.store.lookup(
+            np.concatenate(probes) if probes else np.zeros(0, dtype=np.int64),
+            np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64),
+        )
+        candidates: dict[int, dict[int, list[tuple[int, int]]]] = defaultdict(lambda: defaultdict(list))
+        for probe, _passage_id, work_id, token_start, token_end in hits:
+            candidates[probe][work_id].append((token_start, token_end))
+        for i, item in enumerate(batch):
+            matches: list[Match] = []
+            for work_id, ranges in sorted(candidates.get(i, {}).items()):
+                matches.extend(self._verify(item, windows[i], self._work(work_id), ranges))
+            matches.sort(key=lambda m: (m.scanned_span[0], m.work_id))
+            yield item, matches
+
+    def _work(self, work_id: int) -> _Work:
+        cached = self._works.get(work_id)
+        if cached is not None:
+            self._works.move_to_end(work_id)
+            return cached
+        text = self.store.work_text(work_id)
+        work = _Work(
+            record=self.store.work(work_id),
+            text=text,
+            passages=self.fingerprinter.passages(self.fingerprinter.tokenize(text)),
+            cues=self.store.cues(work_id),
+        )
+        self._works[work_id] = work
+        if len(self._works) > self._cache_works:
+            self._works.popitem(last=False)
+        return work
+
+    def _verify(self, item: ScanItem, scanned: Passages, work: _Work, ranges: list[tuple[int, int]]) -> list[Match]:
+        opts = self.options
+        margin = self.fingerprinter.params.passage_words
+        mask = np.zeros(len(work.passages.tokens), dtype=np.bool_)
+        for start, end in ranges:
+            mask[max(0, start - margin) : end + margin] = True
+        alignments = align(
+            scanned.tokens.hashes,
+            work.passages.tokens.hashes,
+            seed_words=opts.seed_words,
+            max_gap=opts.max_gap,
+            b_mask=mask,
+        )
+        return [
+            self._match(item, scanned, work, al)
+            for al in alignments
+            if al.matched >= opts.min_words and al.similarity >= opts.min_score
+        ]
+
+    def _match(self, item: ScanItem, scanned: Passages, work: _Work, al: Alignment) -> Match:
+        a_span = scanned.tokens.char_span(al.a_start, al.a_end)
+        b_span = work.passages.tokens.char_span(al.b_start, al.b_end)
+        return Match(
+            work_id=work.record.work_id,
+            source=work.record.source,
+            title=work.record.title,
+            kind=work.record.kind,
+            scanned=item.scanned,
+            record_id=item.record_id,
+            score=al.similarity,
+            estimated_similarity=_estimated_similarity(scanned, work.passages, al),
+            containment=al.containment,
+            verbatim_words=al.longest,
+            matched_words=al.matched,
+            scanned_span=a_span,
+            work_span=b_span,
+            scanned_excerpt=item.text[a_span[0] : a_span[1]],
+            work_excerpt=work.text[b_span[0] : b_span[1]],
+            work_time=_time_range(work.cues, b_span),
+        )
+
+
+def _overlapping(ranges: np.ndarray, start: int, end: int) -> np.ndarray:
+    return np.nonzero((ranges[:, 0] < end) & (ranges[:, 1] > start))[0]
+
+
+def _estimated_similarity(scanned: Passages, work: Passages, al: Alignment) -> float:
+    """Best signature agreement between a scanned window and a work passage inside the region."""
+    a_idx = _overlapping(scanned.ranges, al.a_start, al.a_end)
+    b_idx = _overlapping(work.ranges, al.b_start, al.b_end)
+    if a_idx.size == 0 or b_idx.size == 0:
+        return 0.0
+    sa = scanned.signatures[a_idx]
+    sb = work.signatures[b_idx]
+    best = 0.0
+    for row in sa:
+        best = max(best, float((sb == row[None, :]).mean(axis=1).max()))
+    return best
+
+
+def _time_range(cues: list[tuple[int, int, float, float]], span: tuple[int, int]) -> tuple[float, float] | None:
+    """Media time covered by the cues that overlap a character span of a transcript."""
+    times = [(s, e) for a, b, s, e in cues if a < span[1] and b > span[0]]
+    if not times:
+        return None
+    return min(s for s, _ in times), max(e for _, e in times)

@@ -1,0 +1,290 @@
+"""The ``provenance`` command, a thin layer over the library.
+
+Each command opens the index, calls one library function and turns library errors into a one-line
+message and an exit code.
+"""
+
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, NoReturn, TextIO
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from connectors import ConnectorError
+from indexes import IndexStore, IndexStoreError
+from provenance.audit import AuditOptions, Auditor
+from provenance.errors import ExitCode, ProvenanceError
+from provenance.ingest import AddEvent, add_sources
+from provenance.inputs import InputFailure, InputOptions, ScanItem, read_inputs
+from provenance.match import Match, format_time_range
+from provenance.version import __version__
+
+DEFAULT_INDEX = "provenance.duckdb"
+
+app = typer.Typer(
+    help="Prove where creative work went: index works, then audit texts for reuse of them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+IndexOption = Annotated[
+    Path,
+    typer.Option(
+        "--index",
+        "-i",
+        envvar="PROVENANCE_INDEX",
+        help="Index file (DuckDB). Default: $PROVENANCE_INDEX, else ./provenance.duckdb.",
+        show_default=False,
+    ),
+]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks of errors.")]
+
+
+def _fail(message: str, code: ExitCode) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    raise typer.Exit(int(code))
+
+
+@contextmanager
+def _errors(verbose: bool) -> Iterator[None]:
+    """Map library errors to one line on stderr and a distinct exit code."""
+    try:
+        yield
+    except IndexStoreError as exc:
+        if verbose:
+            err.print_exception()
+        _fail(str(exc), ExitCode.INDEX_ERROR)
+    except (ConnectorError, ProvenanceError) as exc:
+        if verbose:
+            err.print_exception()
+        _fail(str(exc), ExitCode.INPUT_ERROR)
+    except KeyboardInterrupt:
+        err.print("interrupted; everything committed before this point is kept")
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"provenance {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Prove where creative work went: index works, then audit texts for reuse of them."""
+
+
+@app.command()
+def add(
+    sources: Annotated[list[str], typer.Argument(help="Files or folders of works to index.")],
+    index: IndexOption = Path(DEFAULT_INDEX),
+    verbose: VerboseOption = False,
+) -> None:
+    """Index works. Unchanged works are skipped; changed ones replace their old version."""
+
+    def report(event: AddEvent) -> None:
+        for warning in event.warnings:
+            err.print(f"[yellow]warning:[/] {warning}", markup=True)
+        if event.outcome == "failed":
+            err.print(f"[red]failed[/]     {event.source}: {event.reason}", markup=True)
+        else:
+            err.print(f"{event.outcome:<10} {event.source} (work {event.work_id})", markup=False)
+
+    with _errors(verbose), IndexStore.open(index, tool_version=__version__) as store:
+        summary = add_sources(store, sources, on_event=report)
+        state = store.state()
+    counts = ", ".join(f"{n} {k}" for k, n in summary.counts.items() if n)
+    err.print(
+        f"{counts or 'nothing to do'}; the index {index} holds {_plural(state.works, 'work')}, "
+        f"{_plural(state.passages, 'passage')}"
+    )
+    if summary.failures:
+        raise typer.Exit(int(ExitCode.INPUT_ERROR))
+
+
+@app.command()
+def audit(
+    inputs: Annotated[list[str], typer.Argument(help="Text files, folders, JSONL files, or - for stdin.")],
+    index: IndexOption = Path(DEFAULT_INDEX),
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per match per line.")] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Also write the matches as JSON Lines to this file."),
+    ] = None,
+    field: Annotated[str, typer.Option(help="JSONL field holding the text.")] = "text",
+    id_field: Annotated[
+        str | None,
+        typer.Option(help="JSONL field holding the record id (default: the line number)."),
+    ] = None,
+    jsonl: Annotated[bool, typer.Option("--jsonl", help="Read every input (stdin too) as JSON Lines.")] = False,
+    min_words: Annotated[
+        int, typer.Option(min=1, help="Shared words a region needs to count.")
+    ] = AuditOptions.min_words,
+    min_score: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Least verified similarity of a match.")
+    ] = AuditOptions.min_score,
+    fail_on_match: Annotated[
+        bool, typer.Option("--fail-on-match", help="Exit with 1 when any match is found.")
+    ] = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Audit texts for reuse of indexed works.
+
+    Exit codes: 0 ran, 1 matches found (only with --fail-on-match), 2 usage error,
+    3 some input could not be read (the rest was audited), 4 index error, 130 interrupted.
+    """
+    options = AuditOptions(min_words=min_words, min_score=min_score)
+    items = read_inputs(inputs, InputOptions(field=field, id_field=id_field, jsonl=jsonl), stdin=sys.stdin.buffer)
+    run = _AuditRun(as_json=as_json)
+    with _errors(verbose), IndexStore.open(index, read_only=True) as store, _jsonl_sink(output) as sink:
+        for _item, found in Auditor(store, options).audit(run.readable(items)):
+            run.record(found, sink)
+    run.finish(fail_on_match=fail_on_match)
+
+
+@contextmanager
+def _jsonl_sink(path: Path | None) -> Iterator[TextIO | None]:
+    if path is None:
+        yield None
+        return
+    with path.open("w", encoding="utf-8") as handle:
+        yield handle
+
+
+class _AuditRun:
+    """What the audit command prints as it goes, and its closing summary and exit code."""
+
+    def __init__(self, *, as_json: bool) -> None:
+        self.as_json = as_json
+        self.failures: list[InputFailure] = []
+        self.matches: list[Match] = []
+        self.scanned = 0
+
+    def readable(self, items: Iterable[ScanItem | InputFailure]) -> Iterator[ScanItem]:
+        """The readable items; failures and warnings are reported on stderr as they come."""
+        for item in items:
+            if isinstance(item, InputFailure):
+                self.failures.append(item)
+                err.print(f"[red]failed[/] {item}", markup=True)
+                continue
+            for warning in item.warnings:
+                err.print(f"[yellow]warning:[/] {warning}", markup=True)
+            yield item
+
+    def record(self, found: list[Match], sink: TextIO | None) -> None:
+        """One scanned text's matches: printed as JSON at once, or kept for the table."""
+        self.scanned += 1
+        self.matches.extend(found)
+        for match in found:
+            line = json.dumps(match.to_dict(), ensure_ascii=False) + "\n"
+            if self.as_json:
+                sys.stdout.write(line)
+            if sink is not None:
+                sink.write(line)
+
+    def finish(self, *, fail_on_match: bool) -> None:
+        """Print the table (unless JSON) and the summary; exit with the documented code."""
+        if not self.as_json:
+            _print_matches(self.matches)
+        texts = len({m.scanned for m in self.matches})
+        err.print(
+            f"{_plural(self.scanned, 'text')} scanned, {_plural(len(self.matches), 'match')} in "
+            f"{_plural(texts, 'text')}, {_plural(len(self.failures), 'input')} failed"
+        )
+        if self.failures:
+            raise typer.Exit(int(ExitCode.INPUT_ERROR))
+        if fail_on_match and self.matches:
+            raise typer.Exit(int(ExitCode.MATCHES_FOUND))
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}{'es' if noun.endswith('ch') else 's'}"
+
+
+def _excerpt(text: str, limit: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _display_path(source: str) -> str:
+    """A path relative to the working directory when it lies below it; anything else unchanged."""
+    path, sep, record = source.partition("#")
+    try:
+        shown = str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        shown = path
+    return shown + sep + record
+
+
+def _print_matches(matches: list[Match]) -> None:
+    if not matches:
+        out.print("No matches.")
+        return
+    table = Table(title=f"{_plural(len(matches), 'match')}", show_lines=False)
+    for column in ("#", "Scanned", "Work", "Score", "Verbatim", "Spans (scanned → work)"):
+        table.add_column(column, overflow="fold")
+    for number, m in enumerate(matches, start=1):
+        spans = f"{m.scanned_span[0]}-{m.scanned_span[1]} → {m.work_span[0]}-{m.work_span[1]}"
+        if m.work_time is not None:
+            spans += f" at {format_time_range(*m.work_time)}"
+        table.add_row(
+            str(number),
+            _display_path(m.scanned),
+            m.title or _display_path(m.source),
+            f"{m.score:.2f}",
+            f"{m.verbatim_words}/{m.matched_words} words",
+            spans,
+        )
+    out.print(table)
+    for number, m in enumerate(matches, start=1):
+        out.print(f"[bold]{number}.[/] “{_excerpt(m.scanned_excerpt)}”", markup=True)
+
+
+@app.command()
+def works(
+    index: IndexOption = Path(DEFAULT_INDEX),
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per work per line.")] = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """List the indexed works."""
+    with _errors(verbose), IndexStore.open(index, read_only=True) as store:
+        records = store.works()
+    if as_json:
+        for r in records:
+            row = {
+                "work_id": r.work_id,
+                "source": r.source,
+                "title": r.title,
+                "kind": r.kind,
+                "creator": r.creator,
+                "content_sha256": r.content_sha256,
+                "words": r.n_tokens,
+                "passages": r.n_passages,
+                "added_at": r.added_at.isoformat(),
+            }
+            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+        return
+    table = Table(title=f"{len(records)} works in {index}")
+    for column in ("ID", "Title", "Kind", "Words", "Passages", "Source"):
+        table.add_column(column, overflow="fold")
+    for r in records:
+        table.add_row(str(r.work_id), r.title, r.kind, str(r.n_tokens), str(r.n_passages), _display_path(r.source))
+    out.print(table)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,117 @@
+"""Adding works: sources -> connectors -> documents -> one transaction per work in the index."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from connectors import ConnectorError, Document, connector_for
+from indexes import NewWork
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from indexes import IndexStore
+
+Outcome = Literal["added", "replaced", "unchanged", "failed"]
+
+
+@dataclass(frozen=True)
+class AddEvent:
+    """What happened to one item: its outcome, the work id, or why it failed."""
+
+    source: str
+    outcome: Outcome
+    work_id: int | None = None
+    title: str = ""
+    reason: str = ""
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass
+class AddSummary:
+    """Counts per outcome and every failure, for the end-of-run report."""
+
+    counts: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(("added", "replaced", "unchanged", "failed"), 0)
+    )
+    failures: list[AddEvent] = field(default_factory=list)
+
+    def record(self, event: AddEvent) -> None:
+        """Count one event."""
+        self.counts[event.outcome] += 1
+        if event.outcome == "failed":
+            self.failures.append(event)
+
+
+def new_work(doc: Document) -> NewWork:
+    """The index's view of a connector's document."""
+    creator = doc.metadata.get("creator")
+    return NewWork(
+        source=doc.source,
+        kind=doc.kind,
+        title=doc.title,
+        text=doc.text,
+        content_sha256=doc.content_sha256,
+        text_sha256=doc.text_sha256,
+        retrieved_at=doc.retrieved_at,
+        modified_at=doc.modified_at,
+        creator=None if creator is None else str(creator),
+        metadata=dict(doc.metadata),
+        cues=[(c.char_start, c.char_end, c.start_s, c.end_s) for c in doc.cues],
+    )
+
+
+def add_document(store: IndexStore, doc: Document) -> AddEvent:
+    """Index one document (in one transaction); a too-short text is a failure naming it."""
+    existing = store.work_by_source(doc.source)
+    if existing and (existing.content_sha256, existing.text_sha256) == (
+        doc.content_sha256,
+        doc.text_sha256,
+    ):
+        return AddEvent(
+            doc.source,
+            "unchanged",
+            work_id=existing.work_id,
+            title=doc.title,
+            warnings=doc.warnings,
+        )
+    fp = store.fingerprinter
+    passages = fp.passages(fp.tokenize(doc.text))
+    need = store.params.shingle_words
+    if len(passages.tokens) < need:
+        words = len(passages.tokens)
+        return AddEvent(
+            doc.source,
+            "failed",
+            reason=f"too short to fingerprint ({words} words; at least {need})",
+        )
+    outcome, work_id = store.add_work(new_work(doc), passages)
+    return AddEvent(doc.source, outcome, work_id=work_id, title=doc.title, warnings=doc.warnings)
+
+
+def add_sources(
+    store: IndexStore, sources: Iterable[str], on_event: Callable[[AddEvent], None] | None = None
+) -> AddSummary:
+    """Index every item of every source; a failing item is reported and the others carry on."""
+    summary = AddSummary()
+
+    def emit(event: AddEvent) -> None:
+        summary.record(event)
+        if on_event is not None:
+            on_event(event)
+
+    for source in sources:
+        try:
+            connector = connector_for(source)
+            items = list(connector.expand(source))
+        except ConnectorError as exc:
+            emit(AddEvent(exc.source, "failed", reason=exc.reason))
+            continue
+        for item in items:
+            try:
+                for doc in connector.fetch(item):
+                    emit(add_document(store, doc))
+            except ConnectorError as exc:
+                emit(AddEvent(exc.source, "failed", reason=exc.reason))
+    return summary

@@ -1,0 +1,69 @@
+import unicodedata
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from indexes.normalize import normalize_token, tokenize
+
+
+def test_offsets_point_into_the_original_text():
+    text = "  Hello,   WORLD!\tIt's   a  “façade”…"
+    tokens = tokenize(text, 1)
+    words = [text[s:e] for s, e in zip(tokens.starts, tokens.ends, strict=False)]
+    assert words == ["Hello", "WORLD", "It", "s", "a", "façade"]
+
+
+def test_case_width_and_compatibility_forms_normalize_alike():
+    a = tokenize("Straße ﬁne ＡＢＣ", 1).hashes
+    b = tokenize("STRASSE fine abc", 1).hashes
+    assert a.tolist() == b.tolist()
+
+
+def test_decomposed_accents_stay_inside_the_token():
+    composed = tokenize("café au lait", 1)
+    decomposed_text = unicodedata.normalize("NFD", "café au lait")
+    decomposed = tokenize(decomposed_text, 1)
+    assert composed.hashes.tolist() == decomposed.hashes.tolist()
+    assert decomposed_text[decomposed.starts[0] : decomposed.ends[0]] == unicodedata.normalize("NFD", "café")
+
+
+def test_han_characters_are_tokens_of_their_own():
+    text = "東京 tower 東京タワー"
+    tokens = tokenize(text, 1)
+    assert [text[s:e] for s, e in zip(tokens.starts, tokens.ends, strict=False)] == [
+        "東",
+        "京",
+        "tower",
+        "東",
+        "京",
+        "タ",
+        "ワ",
+        "ー",
+    ]
+
+
+def test_seed_changes_hashes():
+    assert tokenize("same words", 1).hashes.tolist() != tokenize("same words", 2).hashes.tolist()
+
+
+def test_char_span_covers_token_range():
+    text = "one two three four"
+    tokens = tokenize(text, 1)
+    start, end = tokens.char_span(1, 3)
+    assert text[start:end] == "two three"
+
+
+@given(st.text())
+def test_tokens_are_in_order_and_non_overlapping(text):
+    tokens = tokenize(text, 7)
+    assert len(tokens.starts) == len(tokens.ends) == len(tokens.hashes)
+    for i, (s, e) in enumerate(zip(tokens.starts.tolist(), tokens.ends.tolist(), strict=False)):
+        assert 0 <= s < e <= len(text)
+        if i:
+            assert s >= tokens.ends[i - 1]
+
+
+@given(st.text())
+def test_normalized_token_is_stable(token):
+    once = normalize_token(token)
+    assert normalize_token(once) == normalize_token(once.casefold())

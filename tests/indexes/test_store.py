@@ -1,0 +1,171 @@
+import dataclasses
+import subprocess
+import sys
+import textwrap
+from datetime import datetime, timezone
+
+import duckdb
+import numpy as np
+import pytest
+
+from indexes import (
+    IndexInUseError,
+    IndexMissingError,
+    IndexParametersError,
+    IndexParams,
+    IndexStore,
+    IndexVersionError,
+    NewWork,
+    NotAnIndexError,
+)
+
+TEXT = " ".join(f"alpha{i % 71} beta{i % 29} gamma{i}" for i in range(200))
+
+
+def work(source="/works/a.txt", text=TEXT, sha="aaa", cues=()):
+    return NewWork(
+        source=source,
+        kind="text",
+        title="A",
+        text=text,
+        content_sha256=sha,
+        text_sha256=sha + "t",
+        retrieved_at=datetime.now(timezone.utc),
+        metadata={"path": source},
+        cues=cues,
+    )
+
+
+def counts(store):
+    return [store.con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in ("works", "passages", "bands")]
+
+
+def test_add_reopen_and_read_back(index_path):
+    with IndexStore.open(index_path) as store:
+        assert store.add_work(work(cues=[(0, 10, 1.5, 3.0)])) == ("added", 1)
+        n_works, n_passages, n_bands = counts(store)
+        assert (n_works, n_bands) == (1, n_passages * store.params.bands)
+    with IndexStore.open(index_path, read_only=True) as store:
+        (record,) = store.works()
+        assert record.source == "/works/a.txt"
+        assert record.metadata == {"path": "/works/a.txt"}
+        assert store.work_text(1) == TEXT
+        assert store.cues(1) == [(0, 10, 1.5, 3.0)]
+        assert store.state().works == 1
+
+
+def test_unchanged_is_a_no_op_and_changed_replaces_in_place(store):
+    store.add_work(work())
+    before = counts(store)
+    assert store.add_work(work()) == ("unchanged", 1)
+    assert counts(store) == before
+    assert store.add_work(work(text=TEXT + " and more words at the end", sha="bbb")) == (
+        "replaced",
+        1,
+    )
+    assert counts(store)[0] == 1
+    assert store.work(1).content_sha256 == "bbb"
+    orphans = store.con.execute(
+        "SELECT count(*) FROM bands WHERE passage_id NOT IN (SELECT passage_id FROM passages)"
+    ).fetchall()[0][0]
+    assert orphans == 0
+
+
+def test_a_failed_add_leaves_the_old_version_intact(store, monkeypatch):
+    store.add_work(work())
+    before = counts(store)
+
+    def boom(*_args):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(store, "_insert_passages", boom)
+    with pytest.raises(RuntimeError):
+        store.add_work(work(text=TEXT + " changed", sha="ccc"))
+    assert counts(store) == before
+    assert store.work(1).content_sha256 == "aaa"
+
+
+def test_lookup_finds_the_passages_sharing_keys(store):
+    store.add_work(work())
+    fp = store.fingerprinter
+    probe = fp.passages(fp.tokenize(TEXT[:600]))
+    keys = probe.keys.reshape(-1)
+    hits = store.lookup(np.full(keys.shape, 7, dtype=np.int64), keys)
+    assert hits
+    assert {h[0] for h in hits} == {7}
+    assert {h[2] for h in hits} == {1}
+    assert min(h[3] for h in hits) == 0
+    assert store.lookup(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)) == []
+
+
+def test_other_parameters_are_refused(index_path):
+    IndexStore.open(index_path).close()
+    with pytest.raises(IndexParametersError, match=r"threshold: 0\.5 != 0\.7"):
+        IndexStore.open(index_path, params=IndexParams(threshold=0.7))
+
+
+def test_a_changed_fingerprint_check_is_refused(index_path):
+    IndexStore.open(index_path).close()
+    con = duckdb.connect(str(index_path))
+    con.execute("UPDATE meta SET value = 'x' WHERE key = 'check'")
+    con.close()
+    with pytest.raises(IndexParametersError, match="rebuild"):
+        IndexStore.open(index_path, read_only=True)
+
+
+def test_files_that_are_not_indexes(tmp_path):
+    text_file = tmp_path / "notes.duckdb"
+    text_file.write_text("just some notes")
+    with pytest.raises(NotAnIndexError, match="not a DuckDB"):
+        IndexStore.open(text_file)
+    other = tmp_path / "other.duckdb"
+    con = duckdb.connect(str(other))
+    con.execute("CREATE TABLE t (x INTEGER)")
+    con.close()
+    with pytest.raises(NotAnIndexError, match="without index metadata"):
+        IndexStore.open(other)
+    with pytest.raises(NotAnIndexError, match="directory"):
+        IndexStore.open(tmp_path)
+
+
+def test_newer_schema_is_refused(index_path):
+    IndexStore.open(index_path).close()
+    con = duckdb.connect(str(index_path))
+    con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    con.close()
+    with pytest.raises(IndexVersionError, match="newer"):
+        IndexStore.open(index_path)
+
+
+def test_missing_index_for_reading(tmp_path):
+    with pytest.raises(IndexMissingError, match="provenance add"):
+        IndexStore.open(tmp_path / "nothing.duckdb", read_only=True)
+
+
+def test_a_second_writer_gets_a_clear_error(index_path):
+    with IndexStore.open(index_path) as store:
+        store.add_work(work())
+        code = textwrap.dedent(
+            f"""
+            from indexes import IndexStore, IndexInUseError
+            try:
+                IndexStore.open({str(index_path)!r})
+            except IndexInUseError as exc:
+                print("in use:", exc)
+            """
+        )
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        assert "in use" in result.stdout
+        assert "another process" in result.stdout
+    with IndexStore.open(index_path, read_only=True) as store:
+        assert store.state().works == 1
+
+
+def test_in_use_error_type_in_process(index_path):
+    with IndexStore.open(index_path), pytest.raises(IndexInUseError):
+        IndexStore.open(index_path, read_only=True)
+
+
+def test_new_work_is_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        work().title = "B"  # type: ignore[misc]
