@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 MetaValue = str | int | float | bool | None
 
@@ -27,6 +28,8 @@ class Document:
     the raw bytes as retrieved (the file or the HTTP body), so anyone holding the original can check it.
     ``cues`` is non-empty for transcripts and maps character offsets of ``text`` to media times.
     ``warnings`` carries recoverable problems met while reading (a guessed encoding, say).
+    ``consent`` is the JSON-ready snapshot of the rights signals seen at retrieval (web pages), with
+    at least ``status`` (``reserved``, ``not_reserved`` or ``unknown``) and ``summary`` (one line).
     """
 
     text: str
@@ -39,6 +42,7 @@ class Document:
     metadata: dict[str, MetaValue] = field(default_factory=dict)
     cues: tuple[Cue, ...] = ()
     warnings: tuple[str, ...] = ()
+    consent: dict[str, Any] | None = None
 
     @property
     def text_sha256(self) -> str:
