@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -13,6 +14,7 @@ from indexes.lsh import band_keys
 from indexes.minhash import U32, MinHasher
 from indexes.normalize import Tokens, tokenize
 from indexes.shingles import shingle_hashes, windows
+from indexes.winnow import winnow
 
 if TYPE_CHECKING:
     from indexes.params import IndexParams
@@ -20,12 +22,18 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, eq=False)
 class Passages:
-    """Windows over one text: token ranges, their signatures and their band keys (one row each)."""
+    """Windows over one text and its anchors.
+
+    Token ranges, signatures and band keys have one row per window; anchors are the winnowed
+    shingles, each with its token position and hash.
+    """
 
     tokens: Tokens
     ranges: npt.NDArray[np.int64]
     signatures: U32
     keys: npt.NDArray[np.int64]
+    anchor_positions: npt.NDArray[np.int64]
+    anchor_keys: npt.NDArray[np.int64]
 
     def __len__(self) -> int:
         return int(self.ranges.shape[0])
@@ -59,14 +67,21 @@ class Fingerprinter:
         """
         p = self.params
         n = len(tokens)
-        if n < p.shingle_words:
-            ranges = np.zeros((0, 2), dtype=np.int64)
-        else:
-            ranges = windows(n, p.passage_words, stride or p.passage_stride)
+        step = stride or p.passage_stride
+        ranges = np.zeros((0, 2), dtype=np.int64) if n < p.shingle_words else windows(n, p.passage_words, step)
         shingles = shingle_hashes(tokens.hashes, p.shingle_words)
-        sigs = self.minhasher.window_signatures(shingles, ranges[:, 0], p.shingles_per_passage)
+        block = math.gcd(step, p.shingles_per_passage)
+        sigs = self.minhasher.window_signatures(shingles, ranges[:, 0], p.shingles_per_passage, block)
         keys = band_keys(sigs, p.bands, p.rows, p.seed)
-        return Passages(tokens=tokens, ranges=ranges, signatures=sigs, keys=keys)
+        kept = winnow(shingles, p.anchor_window)
+        return Passages(
+            tokens=tokens,
+            ranges=ranges,
+            signatures=sigs,
+            keys=keys,
+            anchor_positions=kept,
+            anchor_keys=shingles[kept].view(np.int64),
+        )
 
     def check_value(self) -> str:
         """Known-answer fingerprint of a fixed text, stored at creation and re-checked on open.
@@ -75,4 +90,5 @@ class Fingerprinter:
         """
         text = "Provenance check: Ünïcode façade, ﬁne print — 12 345 naïve words, 東京 and more. " * 4
         passages = self.passages(self.tokenize(text))
-        return passages.keys.tobytes().hex()[:64] + ":" + passages.signatures.tobytes().hex()[:64]
+        parts = (passages.keys, passages.signatures, passages.anchor_keys)
+        return ":".join(part.tobytes().hex()[:64] for part in parts)

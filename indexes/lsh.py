@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from indexes import _kernels
 from indexes._datasketch import optimal_bands
 from indexes.shingles import fmix64
 
@@ -37,10 +38,13 @@ def candidate_probability(similarity: float, bands: int, rows: int) -> float:
 def band_keys(signatures: U32, bands: int, rows: int, seed: int) -> npt.NDArray[np.int64]:
     """The ``(n, bands)`` band keys of ``n`` signatures."""
     n = signatures.shape[0]
+    if n and _kernels.available():
+        compiled: npt.NDArray[np.int64] = _kernels.band_keys(signatures, bands, rows, seed).view(np.int64)
+        return compiled
     values = signatures[:, : bands * rows].reshape(n, bands, rows).astype(np.uint64)
     band_ids = np.arange(bands, dtype=np.uint64) + np.uint64(seed)
     h = np.broadcast_to(fmix64(band_ids * _MUL + np.uint64(1)), (n, bands)).copy()
     for j in range(rows):
-        h = fmix64((h * _MUL) ^ values[:, :, j])
-    keys: npt.NDArray[np.int64] = h.view(np.int64)
+        h = (h + values[:, :, j]) * _MUL
+    keys: npt.NDArray[np.int64] = fmix64(h).view(np.int64)
     return keys

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 def m001_create_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Works with their text, passage windows, band keys, transcript cues and the metadata table."""
+    """Works with their text, passage windows, band keys, winnowed anchors, transcript cues."""
     con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)")
     con.execute("CREATE SEQUENCE work_ids START 1")
     con.execute("CREATE SEQUENCE passage_ids START 1")
@@ -53,6 +53,8 @@ def m001_create_tables(con: duckdb.DuckDBPyConnection) -> None:
         """
     )
     con.execute("CREATE TABLE bands (key BIGINT NOT NULL, passage_id BIGINT NOT NULL)")
+    con.execute("CREATE TABLE anchors (key BIGINT NOT NULL, work_id BIGINT NOT NULL, token_pos INTEGER NOT NULL)")
+    con.execute("CREATE TABLE common_anchors (key BIGINT NOT NULL, works INTEGER NOT NULL)")
     con.execute(
         """
         CREATE TABLE cues (

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from indexes import _kernels
 from indexes._datasketch import affine32_permutations
 
 if TYPE_CHECKING:
@@ -26,6 +27,8 @@ _C2 = np.uint32(0xC2B2AE35)
 _S16 = np.uint32(16)
 _S13 = np.uint32(13)
 _EMPTY = np.uint32(0xFFFFFFFF)
+# Rows of permuted values computed at once: 2048 x 128 x 4 bytes = 1 MiB, within a core's cache.
+_CHUNK_ROWS = 2048
 
 
 def fold32(h: U64) -> U32:
@@ -41,24 +44,6 @@ def fmix32(h: U32) -> U32:
     h = h ^ (h >> _S13)
     h = h * _C2
     out: U32 = h ^ (h >> _S16)
-    return out
-
-
-def sliding_min(values: U32, width: int) -> U32:
-    """Minimum of every ``width`` consecutive rows of ``values`` (van Herk / Gil-Werman, O(n))."""
-    n = values.shape[0]
-    if width <= 1 or n == 0:
-        same: U32 = values.copy()
-        return same
-    width = min(width, n)
-    blocks = -(-n // width)
-    padded = np.full((blocks * width, *values.shape[1:]), _EMPTY, dtype=np.uint32)
-    padded[:n] = values
-    shaped = padded.reshape(blocks, width, *values.shape[1:])
-    prefix = np.minimum.accumulate(shaped, axis=1).reshape(padded.shape)
-    suffix = np.minimum.accumulate(shaped[:, ::-1], axis=1)[:, ::-1].reshape(padded.shape)
-    count = n - width + 1
-    out: U32 = np.minimum(suffix[:count], prefix[width - 1 : width - 1 + count])
     return out
 
 
@@ -88,17 +73,67 @@ class MinHasher:
         out: U32 = self.permuted(shingles).min(axis=0)
         return out
 
-    def window_signatures(self, shingles: U64, starts: npt.NDArray[np.int64], width: int) -> U32:
+    def block_minima(self, shingles: U64, block: int) -> U32:
+        """Column-wise minima of the permuted values of every full ``block`` of shingles.
+
+        Computed in chunks that stay in the processor's cache, without materializing all
+        ``len(shingles) x num_perm`` permuted values at once.
+        """
+        nb = shingles.shape[0] // block
+        if nb and _kernels.available():
+            compiled: U32 = _kernels.block_minima(shingles, self.a, self.b, block)
+            return compiled
+        out = np.empty((nb, self.num_perm), dtype=np.uint32)
+        if nb == 0:
+            return out
+        h = fmix32(fold32(shingles[: nb * block]))[:, None]
+        chunk = max(1, _CHUNK_ROWS // block)
+        buf = np.empty((chunk * block, self.num_perm), dtype=np.uint32)
+        for c0 in range(0, nb, chunk):
+            c1 = min(nb, c0 + chunk)
+            rows = (c1 - c0) * block
+            np.multiply(h[c0 * block : c1 * block], self.a, out=buf[:rows])
+            np.add(buf[:rows], self.b, out=buf[:rows])
+            view = buf[:rows].reshape(c1 - c0, block, self.num_perm)
+            target = out[c0:c1]
+            target[...] = view[:, 0]
+            for k in range(1, block):
+                np.minimum(target, view[:, k], out=target)
+        return out
+
+    def window_signatures(self, shingles: U64, starts: npt.NDArray[np.int64], width: int, block: int = 1) -> U32:
         """Signatures of the shingle windows ``[s, s + width)`` for each ``s`` in ``starts``.
 
-        Windows are clipped to the available shingles; ``width`` is in shingles.
+        Windows are clipped to the available shingles; ``width`` is in shingles. Windows whose start
+        and width are multiples of ``block`` are assembled from block minima (the fast path); any
+        other window is computed directly.
         """
-        if starts.shape[0] == 0:
-            return np.zeros((0, self.num_perm), dtype=np.uint32)
+        out = np.empty((starts.shape[0], self.num_perm), dtype=np.uint32)
         n = shingles.shape[0]
+        if starts.shape[0] == 0:
+            return out
         if n == 0:
-            return np.full((starts.shape[0], self.num_perm), _EMPTY, dtype=np.uint32)
+            out[:] = _EMPTY
+            return out
         width = max(1, min(width, n))
-        mins = sliding_min(self.permuted(shingles), width)
-        out: U32 = mins[np.minimum(starts, n - width)]
+        starts = np.minimum(starts, n - width)
+        aligned = (starts % block == 0) if width % block == 0 else np.zeros(starts.shape[0], dtype=np.bool_)
+        if aligned.any():
+            minima = self.block_minima(shingles, block)
+            first = starts[aligned] // block
+            steps = np.diff(first)
+            if first.shape[0] > 1 and (steps == steps[0]).all() and steps[0] > 0:
+                # evenly spaced windows (the usual case): strided views instead of gathers
+                step, f0, count = int(steps[0]), int(first[0]), first.shape[0]
+                acc = minima[f0 : f0 + step * count : step].copy()
+                for k in range(1, width // block):
+                    np.minimum(acc, minima[f0 + k : f0 + k + step * count : step], out=acc)
+            else:
+                acc = minima[first]
+                for k in range(1, width // block):
+                    np.minimum(acc, minima[first + k], out=acc)
+            out[aligned] = acc
+        for i in np.flatnonzero(~aligned).tolist():
+            s = int(starts[i])
+            out[i] = self.signature(shingles[s : s + width])
         return out

@@ -21,8 +21,9 @@ class IndexParams:
     """How texts are cut into passages and fingerprinted."""
 
     shingle_words: int = 5
-    passage_words: int = 50
+    passage_words: int = 54  # 50 shingles: a multiple of the strides, so windows share block minima
     passage_stride: int = 10
+    anchor_window: int = 8
     num_perm: int = 128
     threshold: float = 0.5
     bands: int = 0
@@ -38,6 +39,9 @@ class IndexParams:
         if not 1 <= self.passage_stride <= self.passage_words:
             msg = "need 1 <= passage_stride <= passage_words"
             raise ValueError(msg)
+        if self.anchor_window < 1:
+            msg = "need 1 <= anchor_window"
+            raise ValueError(msg)
         if self.bands == 0 and self.rows == 0:
             bands, rows = lsh_params(self.threshold, self.num_perm)
             object.__setattr__(self, "bands", bands)
@@ -45,6 +49,11 @@ class IndexParams:
         if self.bands * self.rows > self.num_perm or self.bands < 1 or self.rows < 1:
             msg = f"bands * rows must fit in num_perm ({self.bands} * {self.rows} > {self.num_perm})"
             raise ValueError(msg)
+
+    @property
+    def anchor_run(self) -> int:
+        """Shortest run of identical words that is guaranteed an anchor in common (winnowing)."""
+        return self.anchor_window + self.shingle_words - 1
 
     @property
     def shingles_per_passage(self) -> int:

@@ -1,6 +1,7 @@
 """Word shingles and passage windows over token hashes.
 
-A shingle is ``k`` consecutive tokens, hashed order-sensitively from the token hashes. A window is a
+A shingle is ``k`` consecutive tokens, hashed order-sensitively from the token hashes (a polynomial
+over them, then MurmurHash3's finalizer). A window is a
 ``[start, end)`` token range; windows of ``size`` tokens every ``stride`` tokens, plus one final window
 flush with the end so the tail is always covered. Changing either function changes every fingerprint.
 """
@@ -36,10 +37,10 @@ def shingle_hashes(token_hashes: U64, k: int) -> U64:
     n = token_hashes.shape[0] - k + 1
     if n <= 0:
         return np.zeros(0, dtype=np.uint64)
-    acc = np.zeros(n, dtype=np.uint64)
-    for j in range(k):
-        acc = fmix64(acc * _MUL + token_hashes[j : j + n])
-    return acc
+    acc = token_hashes[:n] * _MUL
+    for j in range(1, k):
+        acc = (acc + token_hashes[j : j + n]) * _MUL
+    return fmix64(acc)
 
 
 def windows(n_tokens: int, size: int, stride: int) -> npt.NDArray[np.int64]:

@@ -27,6 +27,7 @@ from indexes.errors import (
     NotAnIndexError,
 )
 from indexes.fingerprint import Fingerprinter, Passages
+from indexes.lookup import DuckDBLookup, Lookup, MemoryLookup
 from indexes.migrations import MIGRATIONS, SCHEMA_VERSION
 from indexes.params import IndexParams
 
@@ -34,9 +35,10 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from types import TracebackType
 
-    import numpy.typing as npt
 
 APPLICATION = "provenance-index"
+COMMON_MIN_WORKS = 3
+COMMON_FRACTION = 1000
 MetaValue = str | int | float | bool | None
 
 
@@ -330,6 +332,7 @@ class IndexStore:
             [work_id],
         )
         self.con.execute("DELETE FROM passages WHERE work_id = ?", [work_id])
+        self.con.execute("DELETE FROM anchors WHERE work_id = ?", [work_id])
         self.con.execute("DELETE FROM cues WHERE work_id = ?", [work_id])
 
     def _insert_passages(self, work_id: int, passages: Passages) -> None:
@@ -365,6 +368,42 @@ class IndexStore:
                 }
             ),
         )
+        self._insert_arrow(
+            "anchors",
+            pa.table(
+                {
+                    "key": pa.array(passages.anchor_keys),
+                    "work_id": pa.array(np.full(passages.anchor_keys.shape[0], work_id, dtype=np.int64)),
+                    "token_pos": pa.array(passages.anchor_positions.astype(np.int32)),
+                }
+            ),
+        )
+
+    def refresh_common(self) -> int:
+        """Recount which anchors are common (shared by ``common_threshold`` works or more); returns how many.
+
+        Call after a batch of adds: common anchors are stock phrases and boilerplate, which never count
+        as evidence and are not looked up.
+        """
+        threshold = self.common_threshold()
+        self.con.begin()
+        try:
+            self.con.execute("DELETE FROM common_anchors")
+            self.con.execute(
+                "INSERT INTO common_anchors SELECT key, count(DISTINCT work_id) FROM anchors GROUP BY key "
+                "HAVING count(DISTINCT work_id) >= ?",
+                [threshold],
+            )
+            self.con.commit()
+        except BaseException:
+            self.con.rollback()
+            raise
+        return self._int("SELECT count(*) FROM common_anchors")
+
+    def common_threshold(self) -> int:
+        """Works an anchor must occur in to count as common: 3, or one in a thousand works if more."""
+        works = self._int("SELECT count(*) FROM works")
+        return max(COMMON_MIN_WORKS, -(-works // COMMON_FRACTION))
 
     def _insert_arrow(self, table: str, data: pa.Table) -> None:
         self.con.register("_incoming", data)
@@ -417,29 +456,18 @@ class IndexStore:
         ).fetchall()
         return [(int(a), int(b), float(c), float(d)) for a, b, c, d in rows]
 
-    def lookup(self, probe: npt.NDArray[np.int64], keys: npt.NDArray[np.int64]) -> list[tuple[int, int, int, int, int]]:
-        """Passages sharing a band key with the probes: ``(probe, passage_id, work_id, token_start, token_end)``.
+    def lookup(self, engine: Literal["memory", "duckdb"] = "memory") -> Lookup:
+        """A candidate lookup over this index: arrays in memory, or joins in DuckDB."""
+        return MemoryLookup(self.con) if engine == "memory" else DuckDBLookup(self.con)
 
-        ``probe[i]`` is the caller's label for ``keys[i]`` (say, which scanned text); duplicates of
-        a ``(probe, passage)`` pair are collapsed.
-        """
-        if keys.shape[0] == 0:
-            return []
-        table = pa.table({"probe": pa.array(probe), "key": pa.array(keys)})
-        self.con.register("_probe", table)
-        try:
-            rows = self.con.execute(
-                """
-                SELECT DISTINCT q.probe, p.passage_id, p.work_id, p.token_start, p.token_end
-                FROM (SELECT DISTINCT probe, key FROM _probe) q
-                JOIN bands b ON b.key = q.key
-                JOIN passages p ON p.passage_id = b.passage_id
-                ORDER BY q.probe, p.work_id, p.token_start
-                """
-            ).fetchall()
-        finally:
-            self.con.unregister("_probe")
-        return [(int(a), int(b), int(c), int(d), int(e)) for a, b, c, d, e in rows]
+    def common_positions(self, work_id: int) -> list[int]:
+        """Token positions of the common anchors (stock phrases, boilerplate) in one work."""
+        rows = self.con.execute(
+            "SELECT a.token_pos FROM anchors a SEMI JOIN common_anchors c ON c.key = a.key "
+            "WHERE a.work_id = ? ORDER BY a.token_pos",
+            [work_id],
+        ).fetchall()
+        return [int(r[0]) for r in rows]
 
     def state(self) -> IndexState:
         """Work and passage counts and a digest over every work's source and content hash."""

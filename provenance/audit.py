@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from connectors import sha256_hex
 from provenance.align import Alignment, align
@@ -21,24 +22,26 @@ from provenance.match import Match
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-    from indexes import IndexStore, Passages, WorkRecord
+    from indexes import IndexParams, IndexStore, Passages, WorkRecord
 
 
 @dataclass(frozen=True)
 class AuditOptions:
     """Thresholds of the audit; all are options of ``provenance audit``.
 
-    ``min_words``: shared words a region needs to count as a match. ``min_score``: least verified
+    ``min_words``: shared words a region needs to count as a match, not counting words inside stock
+    phrases and boilerplate (anchors that many works of the index share). ``min_score``: least verified
     similarity. ``scan_stride``: step of the sliding windows over scanned texts (smaller finds more
     and costs more). ``seed_words`` and ``max_gap`` shape the verifying alignment.
     """
 
-    min_words: int = 40
+    min_words: int = 30
     min_score: float = 0.5
     scan_stride: int = 5
     seed_words: int = 4
     max_gap: int = 16
     batch_size: int = 64
+    lookup: Literal["memory", "duckdb"] = "memory"
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,6 +50,11 @@ class _Work:
     text: str
     passages: Passages
     cues: list[tuple[int, int, float, float]]
+    common: npt.NDArray[np.int64]  # running count of common tokens, for evidence in O(1) per block
+
+    def evidence(self, al: Alignment) -> int:
+        """Shared words of an alignment that are not stock phrases or boilerplate."""
+        return sum(blk.size - int(self.common[blk.b + blk.size] - self.common[blk.b]) for blk in al.blocks)
 
 
 class Auditor:
@@ -56,6 +64,7 @@ class Auditor:
         self.store = store
         self.options = options or AuditOptions()
         self.fingerprinter = store.fingerprinter
+        self.lookup = store.lookup(self.options.lookup)
         self._works: OrderedDict[int, _Work] = OrderedDict()
         self._cache_works = cache_works
 
@@ -82,13 +91,19 @@ class Auditor:
         windows = [fp.passages(fp.tokenize(item.text), stride=self.options.scan_stride) for item in batch]
         probes = [np.full(w.keys.size, i, dtype=np.int64) for i, w in enumerate(windows)]
         keys = [w.keys.reshape(-1) for w in windows]
-        hits = self.store.lookup(
-            np.concatenate(probes) if probes else np.zeros(0, dtype=np.int64),
-            np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64),
+        anchor_probes = [np.full(w.anchor_keys.size, i, dtype=np.int64) for i, w in enumerate(windows)]
+        found = (
+            self.lookup.bands(_concat(probes), _concat(keys)),
+            self.lookup.anchors(
+                _concat(anchor_probes), _concat([w.anchor_keys for w in windows]), self.fingerprinter.params.anchor_run
+            ),
         )
         candidates: dict[int, dict[int, list[tuple[int, int]]]] = defaultdict(lambda: defaultdict(list))
-        for probe, _passage_id, work_id, token_start, token_end in hits:
-            candidates[probe][work_id].append((token_start, token_end))
+        for hits in found:
+            for probe, work_id, start, end in zip(
+                hits.probe.tolist(), hits.work_id.tolist(), hits.start.tolist(), hits.end.tolist(), strict=True
+            ):
+                candidates[probe][work_id].append((start, end))
         for i, item in enumerate(batch):
             matches: list[Match] = []
             for work_id, ranges in sorted(candidates.get(i, {}).items()):
@@ -102,11 +117,14 @@ class Auditor:
             self._works.move_to_end(work_id)
             return cached
         text = self.store.work_text(work_id)
+        passages = self.fingerprinter.passages(self.fingerprinter.tokenize(text))
+        mask = _common_mask(len(passages.tokens), self.store.common_positions(work_id), self.fingerprinter.params)
         work = _Work(
             record=self.store.work(work_id),
             text=text,
-            passages=self.fingerprinter.passages(self.fingerprinter.tokenize(text)),
+            passages=passages,
             cues=self.store.cues(work_id),
+            common=np.concatenate([[0], np.cumsum(mask, dtype=np.int64)]),
         )
         self._works[work_id] = work
         if len(self._works) > self._cache_works:
@@ -126,13 +144,16 @@ class Auditor:
             max_gap=opts.max_gap,
             b_mask=mask,
         )
-        return [
-            self._match(item, scanned, work, al)
-            for al in alignments
-            if al.matched >= opts.min_words and al.similarity >= opts.min_score
-        ]
+        found = []
+        for al in alignments:
+            if al.matched < opts.min_words or al.similarity < opts.min_score:
+                continue
+            evidence = work.evidence(al)
+            if evidence >= opts.min_words:
+                found.append(self._match(item, scanned, work, al, evidence))
+        return found
 
-    def _match(self, item: ScanItem, scanned: Passages, work: _Work, al: Alignment) -> Match:
+    def _match(self, item: ScanItem, scanned: Passages, work: _Work, al: Alignment, evidence: int) -> Match:
         a_span = scanned.tokens.char_span(al.a_start, al.a_end)
         b_span = work.passages.tokens.char_span(al.b_start, al.b_end)
         return Match(
@@ -147,12 +168,29 @@ class Auditor:
             containment=al.containment,
             verbatim_words=al.longest,
             matched_words=al.matched,
+            evidence_words=evidence,
             scanned_span=a_span,
             work_span=b_span,
             scanned_excerpt=item.text[a_span[0] : a_span[1]],
             work_excerpt=work.text[b_span[0] : b_span[1]],
             work_time=_time_range(work.cues, b_span),
         )
+
+
+def _concat(arrays: list[npt.NDArray[np.int64]]) -> npt.NDArray[np.int64]:
+    return np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)
+
+
+def _common_mask(n_tokens: int, positions: list[int], params: IndexParams) -> npt.NDArray[np.bool_]:
+    """Work tokens covered by common anchors, including the gaps between neighbouring ones."""
+    mask = np.zeros(n_tokens, dtype=np.bool_)
+    k = params.shingle_words
+    for i, pos in enumerate(positions):
+        end = pos + k
+        if i + 1 < len(positions) and positions[i + 1] - pos <= params.anchor_window:
+            end = positions[i + 1] + k
+        mask[pos:end] = True
+    return mask
 
 
 def _overlapping(ranges: np.ndarray, start: int, end: int) -> np.ndarray:

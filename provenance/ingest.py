@@ -114,4 +114,6 @@ def add_sources(
                     emit(add_document(store, doc))
             except ConnectorError as exc:
                 emit(AddEvent(exc.source, "failed", reason=exc.reason))
+    if summary.counts["added"] or summary.counts["replaced"]:
+        store.refresh_common()
     return summary

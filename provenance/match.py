@@ -12,7 +12,8 @@ class Match:
 
     ``score`` is the verified similarity of the two regions (shared words over their mean length);
     ``estimated_similarity`` the best MinHash estimate between overlapping windows;
-    ``containment`` the share of the work's region found in the scanned text.
+    ``containment`` the share of the work's region found in the scanned text; ``evidence_words`` the
+    shared words outside stock phrases and boilerplate (what ``min_words`` is compared with).
     """
 
     work_id: int
@@ -26,6 +27,7 @@ class Match:
     containment: float
     verbatim_words: int
     matched_words: int
+    evidence_words: int
     scanned_span: tuple[int, int]
     work_span: tuple[int, int]
     scanned_excerpt: str
@@ -47,6 +49,7 @@ class Match:
             "containment": round(self.containment, 4),
             "verbatim_words": self.verbatim_words,
             "matched_words": self.matched_words,
+            "evidence_words": self.evidence_words,
             "scanned_span": list(self.scanned_span),
             "work_span": list(self.work_span),
             "scanned_excerpt": self.scanned_excerpt,

@@ -2,7 +2,7 @@
 # The main job end to end on the bundled examples: index the sample works, audit the sample model
 # outputs, print the matches and write them to build/demo/matches.jsonl. Needs only python3.
 set -euo pipefail
-source "$(dirname "$0")/setup.sh"
+source "$(dirname "$0")/setup.sh" fast
 index=build/demo/provenance.duckdb
 mkdir -p build/demo
 rm -f "$index" "$index.wal"

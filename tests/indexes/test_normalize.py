@@ -1,9 +1,10 @@
 import unicodedata
 
+import regex
 from hypothesis import given
 from hypothesis import strategies as st
 
-from indexes.normalize import normalize_token, tokenize
+from indexes.normalize import normalize_token, token_hash, tokenize
 
 
 def test_offsets_point_into_the_original_text():
@@ -67,3 +68,23 @@ def test_tokens_are_in_order_and_non_overlapping(text):
 def test_normalized_token_is_stable(token):
     once = normalize_token(token)
     assert normalize_token(once) == normalize_token(once.casefold())
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=200), st.integers(0, 2**64 - 1))
+def test_vectorized_hashes_equal_the_one_token_reference(text, seed):
+    tokens = tokenize(text, seed)
+    for h, s, e in zip(tokens.hashes.tolist(), tokens.starts.tolist(), tokens.ends.tolist(), strict=True):
+        assert h == token_hash(text[s:e], seed)
+
+
+@given(st.lists(st.sampled_from(["Ab", "ünï", "東", "x²", "😀", "--", " ", "\u0301", "Ǆ"]), max_size=40))
+def test_tokens_agree_with_the_regex_definition(parts):
+    text = "".join(parts)
+    tokens = tokenize(text, 1)
+    expected = [m.span() for m in DEFINITION.finditer(text)]
+    assert list(zip(tokens.starts.tolist(), tokens.ends.tolist(), strict=True)) == expected
+
+
+DEFINITION = regex.compile(
+    r"[\p{Han}\p{Hiragana}\p{Katakana}]|[[\p{L}\p{N}\p{M}]--[\p{Han}\p{Hiragana}\p{Katakana}]]+", regex.VERSION1
+)

@@ -5,7 +5,6 @@ import textwrap
 from datetime import datetime, timezone
 
 import duckdb
-import numpy as np
 import pytest
 
 from indexes import (
@@ -83,19 +82,6 @@ def test_a_failed_add_leaves_the_old_version_intact(store, monkeypatch):
         store.add_work(work(text=TEXT + " changed", sha="ccc"))
     assert counts(store) == before
     assert store.work(1).content_sha256 == "aaa"
-
-
-def test_lookup_finds_the_passages_sharing_keys(store):
-    store.add_work(work())
-    fp = store.fingerprinter
-    probe = fp.passages(fp.tokenize(TEXT[:600]))
-    keys = probe.keys.reshape(-1)
-    hits = store.lookup(np.full(keys.shape, 7, dtype=np.int64), keys)
-    assert hits
-    assert {h[0] for h in hits} == {7}
-    assert {h[2] for h in hits} == {1}
-    assert min(h[3] for h in hits) == 0
-    assert store.lookup(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)) == []
 
 
 def test_other_parameters_are_refused(index_path):

@@ -1,0 +1,158 @@
+"""Candidate lookups: band keys and anchors of scanned windows against the index.
+
+Two interchangeable engines answer the same two questions with the same ``Hits``:
+``DuckDBLookup`` joins against the tables on disk (little memory, suits one-off batch scans), and
+``MemoryLookup`` holds the keys sorted in numpy arrays and answers with binary search (suits
+interactive audits and repeated scans: loading is paid once, a lookup then costs microseconds).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+if TYPE_CHECKING:
+    import duckdb
+
+I64 = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, eq=False)
+class Hits:
+    """Rows of ``(probe, work_id, token_start, token_end)``: a work region a probe's key led to."""
+
+    probe: I64
+    work_id: I64
+    start: I64
+    end: I64
+
+    def __len__(self) -> int:
+        return int(self.probe.shape[0])
+
+    @classmethod
+    def empty(cls) -> Hits:
+        """No hits."""
+        z = np.zeros(0, dtype=np.int64)
+        return cls(z, z.copy(), z.copy(), z.copy())
+
+
+class Lookup(Protocol):
+    """Finds the work regions that share band keys or anchors with probes."""
+
+    def bands(self, probe: I64, keys: I64) -> Hits:
+        """Passages sharing a band key: one row per (probe, passage)."""
+        ...
+
+    def anchors(self, probe: I64, keys: I64, run: int) -> Hits:
+        """Uncommon anchors shared: one row per (probe, anchor), the region ``[pos, pos + run)``."""
+        ...
+
+
+def _unique_pairs(probe: I64, keys: I64) -> tuple[I64, I64]:
+    pairs = np.unique(np.stack([probe, keys], axis=1), axis=0) if keys.shape[0] else np.zeros((0, 2), np.int64)
+    return pairs[:, 0], pairs[:, 1]
+
+
+class DuckDBLookup:
+    """Lookups as joins in DuckDB against the index's tables."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def _query(self, sql: str, probe: I64, keys: I64) -> dict[str, I64]:
+        self.con.register("_probe", pa.table({"probe": pa.array(probe), "key": pa.array(keys)}))
+        try:
+            result = self.con.execute(sql).fetchnumpy()
+        finally:
+            self.con.unregister("_probe")
+        return {k: np.asarray(v, dtype=np.int64) for k, v in result.items()}
+
+    def bands(self, probe: I64, keys: I64) -> Hits:
+        """See ``Lookup.bands``."""
+        if keys.shape[0] == 0:
+            return Hits.empty()
+        cols = self._query(
+            """
+            SELECT DISTINCT q.probe, p.work_id, p.token_start, p.token_end
+            FROM (SELECT DISTINCT probe, key FROM _probe) q
+            JOIN bands b ON b.key = q.key
+            JOIN passages p ON p.passage_id = b.passage_id
+            ORDER BY 1, 2, 3
+            """,
+            probe,
+            keys,
+        )
+        return Hits(cols["probe"], cols["work_id"], cols["token_start"], cols["token_end"])
+
+    def anchors(self, probe: I64, keys: I64, run: int) -> Hits:
+        """See ``Lookup.anchors``."""
+        if keys.shape[0] == 0:
+            return Hits.empty()
+        cols = self._query(
+            """
+            SELECT DISTINCT q.probe, a.work_id, a.token_pos
+            FROM (SELECT DISTINCT probe, key FROM _probe) q
+            JOIN anchors a ON a.key = q.key
+            ANTI JOIN common_anchors c ON c.key = q.key
+            ORDER BY 1, 2, 3
+            """,
+            probe,
+            keys,
+        )
+        return Hits(cols["probe"], cols["work_id"], cols["token_pos"], cols["token_pos"] + run)
+
+
+class MemoryLookup:
+    """Lookups by binary search in sorted arrays loaded once from the index."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        bands = con.execute("SELECT key, passage_id FROM bands ORDER BY key").fetchnumpy()
+        passages = con.execute(
+            "SELECT passage_id, work_id, token_start, token_end FROM passages ORDER BY passage_id"
+        ).fetchnumpy()
+        anchors = con.execute(
+            "SELECT a.key, a.work_id, a.token_pos FROM anchors a ANTI JOIN common_anchors c ON c.key = a.key "
+            "ORDER BY a.key"
+        ).fetchnumpy()
+        self.band_keys = np.asarray(bands["key"], dtype=np.int64)
+        self.band_passages = np.asarray(bands["passage_id"], dtype=np.int64)
+        self.passage_ids = np.asarray(passages["passage_id"], dtype=np.int64)
+        self.passage_work = np.asarray(passages["work_id"], dtype=np.int64)
+        self.passage_start = np.asarray(passages["token_start"], dtype=np.int64)
+        self.passage_end = np.asarray(passages["token_end"], dtype=np.int64)
+        self.anchor_keys = np.asarray(anchors["key"], dtype=np.int64)
+        self.anchor_work = np.asarray(anchors["work_id"], dtype=np.int64)
+        self.anchor_pos = np.asarray(anchors["token_pos"], dtype=np.int64)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the arrays."""
+        return sum(int(v.nbytes) for v in vars(self).values() if isinstance(v, np.ndarray))
+
+    @staticmethod
+    def _match(sorted_keys: I64, probe: I64, keys: I64) -> tuple[I64, I64]:
+        """``(probe, row)`` for every row of ``sorted_keys`` equal to a probe's key."""
+        probe, keys = _unique_pairs(probe, keys)
+        lo = np.searchsorted(sorted_keys, keys, side="left")
+        hi = np.searchsorted(sorted_keys, keys, side="right")
+        count = hi - lo
+        total = int(count.sum())
+        offsets = np.repeat(lo - (np.cumsum(count) - count), count)
+        return np.repeat(probe, count), np.arange(total, dtype=np.int64) + offsets
+
+    def bands(self, probe: I64, keys: I64) -> Hits:
+        """See ``Lookup.bands``."""
+        probes, rows = self._match(self.band_keys, probe, keys)
+        pid = np.unique(np.stack([probes, self.band_passages[rows]], axis=1), axis=0)
+        at = np.searchsorted(self.passage_ids, pid[:, 1])
+        return Hits(pid[:, 0], self.passage_work[at], self.passage_start[at], self.passage_end[at])
+
+    def anchors(self, probe: I64, keys: I64, run: int) -> Hits:
+        """See ``Lookup.anchors``."""
+        probes, rows = self._match(self.anchor_keys, probe, keys)
+        pos = self.anchor_pos[rows]
+        return Hits(probes, self.anchor_work[rows], pos, pos + run)

@@ -1,0 +1,83 @@
+from datetime import datetime, timezone
+
+import numpy as np
+import pytest
+
+from indexes import IndexStore, NewWork
+
+WORDS = [f"w{i}" for i in range(3000)]
+
+
+def add(store, source, words):
+    text = " ".join(words)
+    store.add_work(
+        NewWork(
+            source=source,
+            kind="text",
+            title=source,
+            text=text,
+            content_sha256=source,
+            text_sha256=source,
+            retrieved_at=datetime.now(timezone.utc),
+        )
+    )
+
+
+@pytest.fixture
+def filled(index_path):
+    with IndexStore.open(index_path) as store:
+        add(store, "a", WORDS[:400])
+        add(store, "b", WORDS[1000:1400])
+        boiler = WORDS[2000:2030]
+        for name in ("c", "d", "e"):
+            add(store, name, [f"{name}{i}" for i in range(100)] + boiler)
+        store.refresh_common()
+        yield store
+
+
+@pytest.mark.parametrize("engine", ["memory", "duckdb"])
+def test_band_hits_name_the_right_passages(filled, engine):
+    fp = filled.fingerprinter
+    scanned = fp.passages(fp.tokenize(" ".join(WORDS[100:170])), stride=5)
+    keys = scanned.keys.reshape(-1)
+    hits = filled.lookup(engine).bands(np.full(keys.shape, 3, dtype=np.int64), keys)
+    assert len(hits) > 0
+    assert set(hits.probe.tolist()) == {3}
+    assert set(hits.work_id.tolist()) == {1}
+    assert hits.start.min() >= 40
+    assert hits.end.max() <= 230
+
+
+@pytest.mark.parametrize("engine", ["memory", "duckdb"])
+def test_anchor_hits_skip_common_anchors(filled, engine):
+    fp = filled.fingerprinter
+    quote = fp.passages(fp.tokenize(" ".join(WORDS[1200:1220])))
+    lookup = filled.lookup(engine)
+    hits = lookup.anchors(np.zeros(quote.anchor_keys.shape, dtype=np.int64), quote.anchor_keys, 12)
+    assert set(hits.work_id.tolist()) == {2}
+    assert ((hits.start >= 200) & (hits.end <= 232)).all()
+    boiler = fp.passages(fp.tokenize(" ".join(WORDS[2000:2030])))
+    assert len(lookup.anchors(np.zeros(boiler.anchor_keys.shape, dtype=np.int64), boiler.anchor_keys, 12)) == 0
+    assert filled.common_positions(3)
+
+
+def test_engines_agree(filled):
+    fp = filled.fingerprinter
+    text = " ".join(WORDS[50:150] + WORDS[1100:1180] + WORDS[2000:2030])
+    scanned = fp.passages(fp.tokenize(text), stride=5)
+    keys = scanned.keys.reshape(-1)
+    probe = np.arange(keys.shape[0], dtype=np.int64) % 3
+    results = []
+    for engine in ("memory", "duckdb"):
+        lookup = filled.lookup(engine)
+        b = lookup.bands(probe, keys)
+        a = lookup.anchors(probe[: scanned.anchor_keys.shape[0]], scanned.anchor_keys, 12)
+        results.append(
+            (
+                sorted(zip(b.probe.tolist(), b.work_id.tolist(), b.start.tolist(), b.end.tolist(), strict=True)),
+                sorted(zip(a.probe.tolist(), a.work_id.tolist(), a.start.tolist(), strict=True)),
+            )
+        )
+    assert results[0] == results[1]
+    assert results[0][0]
+    assert results[0][1]
