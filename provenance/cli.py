@@ -8,6 +8,7 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, NoReturn, TextIO
 
@@ -25,6 +26,13 @@ from provenance.match import Match, format_time_range
 from provenance.version import __version__
 
 DEFAULT_INDEX = "provenance.duckdb"
+
+
+class Lookup(str, Enum):
+    """Where candidate lookups run."""
+
+    memory = "memory"
+    duckdb = "duckdb"
 
 app = typer.Typer(
     help="Prove where creative work went: index works, then audit texts for reuse of them.",
@@ -131,11 +139,20 @@ def audit(
     ] = None,
     jsonl: Annotated[bool, typer.Option("--jsonl", help="Read every input (stdin too) as JSON Lines.")] = False,
     min_words: Annotated[
-        int, typer.Option(min=1, help="Shared words a region needs to count.")
+        int,
+        typer.Option(
+            min=1,
+            help="Shared words a region needs to count, stock phrases and boilerplate aside "
+            "(20 finds quotes of 25 words).",
+        ),
     ] = AuditOptions.min_words,
     min_score: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Least verified similarity of a match.")
     ] = AuditOptions.min_score,
+    lookup: Annotated[
+        Lookup,
+        typer.Option(help="Candidate lookups: index arrays in memory (fast), or joins in DuckDB (little memory)."),
+    ] = Lookup.memory,
     fail_on_match: Annotated[
         bool, typer.Option("--fail-on-match", help="Exit with 1 when any match is found.")
     ] = False,
@@ -146,7 +163,7 @@ def audit(
     Exit codes: 0 ran, 1 matches found (only with --fail-on-match), 2 usage error,
     3 some input could not be read (the rest was audited), 4 index error, 130 interrupted.
     """
-    options = AuditOptions(min_words=min_words, min_score=min_score)
+    options = AuditOptions(min_words=min_words, min_score=min_score, lookup=lookup.value)
     items = read_inputs(inputs, InputOptions(field=field, id_field=id_field, jsonl=jsonl), stdin=sys.stdin.buffer)
     run = _AuditRun(as_json=as_json)
     with _errors(verbose), IndexStore.open(index, read_only=True) as store, _jsonl_sink(output) as sink:
