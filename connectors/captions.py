@@ -1,14 +1,16 @@
-"""Caption files (WebVTT, SRT) to one clean transcript whose character ranges map to media times.
+"""Caption files (WebVTT, SRT, YouTube json3) to one clean transcript whose character ranges map to media times.
 
 The only place ``webvtt-py`` is used: it reads the cue structure, and this module cleans each cue's
 text (tags, entities, sound labels, the rolling repeats of YouTube automatic captions) and joins the
-cues with single spaces, recording which characters each cue contributed.
+cues with single spaces, recording which characters each cue contributed. json3 (YouTube's own
+format) is plain JSON text without markup or rolling repeats, cleaned and joined the same way.
 """
 
 from __future__ import annotations
 
 import html
 import itertools
+import json
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -77,6 +79,59 @@ def parse_srt(text: str, source: str) -> Transcript:
     except (MalformedCaptionError, ValueError) as exc:
         raise ReadError(source, f"malformed SRT: {exc}") from exc
     return _transcript(parsed.captions, text, source, _SRT_TIMINGS, srt=True)
+
+
+def parse_json3(text: str, source: str) -> Transcript:
+    """Read the transcript of YouTube json3 ``text`` (``events[].segs[].utf8``); errors name ``source``.
+
+    Each event with text is a cue from ``tStartMs`` for ``dDurationMs``. An event's end is clamped to
+    the start of the next one: automatic captions keep a line on screen while the next is spoken.
+    """
+    try:
+        data: object = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReadError(source, f"not json3 captions: invalid JSON ({exc})") from exc
+    events = data.get("events") if isinstance(data, dict) else None
+    if not isinstance(events, list):
+        raise ReadError(source, "not json3 captions (no events list)")
+    cues: list[_RawCue] = []
+    skipped: list[str] = []
+    for number, event in enumerate(events, start=1):
+        cue = _json3_cue(event)
+        if isinstance(cue, str):
+            skipped.append(f"{source}: event {number}: {cue}; cue skipped")
+        elif cue is not None:
+            cues.append(cue)
+    if not cues and skipped:
+        raise ReadError(source, f"no readable cues ({len(skipped)} events with text, none timed)")
+    cues.sort(key=lambda c: c.start_s)
+    clamped = [
+        _RawCue(cue.start_s, min(cue.end_s, following.start_s), cue.lines)
+        if cue.start_s < following.start_s < cue.end_s
+        else cue
+        for cue, following in itertools.pairwise(cues)
+    ]
+    text_out, spans = _join([*clamped, *cues[-1:]], rolling=False)
+    return Transcript(text_out, spans, tuple(skipped))
+
+
+def _json3_cue(event: object) -> _RawCue | str | None:
+    """One json3 event as a cue; None if it holds no text, a reason if it cannot be timed."""
+    if not isinstance(event, dict):
+        return None
+    segs = event.get("segs")
+    if not isinstance(segs, list):
+        return None  # window definitions and style events carry no text
+    raw = "".join(s["utf8"] for s in segs if isinstance(s, dict) and isinstance(s.get("utf8"), str))
+    lines = tuple(cleaned for line in raw.split("\n") if (cleaned := " ".join(line.split())))
+    if not lines:
+        return None  # "\n" events that only start a new line
+    start, duration = event.get("tStartMs"), event.get("dDurationMs", 0)
+    if not isinstance(start, (int, float)) or isinstance(start, bool):
+        return "text without a start time (tStartMs)"
+    if not isinstance(duration, (int, float)) or isinstance(duration, bool):
+        duration = 0
+    return _RawCue(start / 1000, (start + max(duration, 0)) / 1000, lines)
 
 
 def _transcript(

@@ -71,7 +71,8 @@ class FilesConnector:
         """List a file as its absolute resolved path, a folder as the visible files under it.
 
         Folders are walked depth first with entries in name order (so paths come out sorted by
-        their components), skipping names that start with ``.``, following symbolic links but
+        their components), skipping names that start with ``.`` and caption files that belong to a
+        saved video's ``.info.json`` beside them (the YouTube connector reads those), following symbolic links but
         visiting each folder once (so link loops end), and listing each file once.
         """
         path = _existing_path(source)
@@ -159,8 +160,9 @@ def _walk(folder: Path, *, visited: set[tuple[int, int]], listed: set[str]) -> I
     if key in visited:
         return
     visited.add(key)
+    names = {entry.name for entry in entries}
     for entry in entries:
-        if entry.name.startswith("."):
+        if entry.name.startswith(".") or _caption_of_saved_video(entry.name, names):
             continue
         try:
             is_dir, is_file = entry.is_dir(), entry.is_file()
@@ -175,6 +177,15 @@ def _walk(folder: Path, *, visited: set[tuple[int, int]], listed: set[str]) -> I
             if resolved not in listed:
                 listed.add(resolved)
                 yield resolved
+
+
+_CAPTION_FILE = re.compile(r"^(?P<stem>.+)\.[A-Za-z0-9_-]+\.(?:vtt|srt|json3)$")
+
+
+def _caption_of_saved_video(name: str, names: set[str]) -> bool:
+    """Whether ``name`` is a caption file beside a saved yt-dlp ``STEM.info.json`` (which reads it)."""
+    found = _CAPTION_FILE.match(name)
+    return found is not None and f"{found.group('stem')}.info.json" in names
 
 
 def _existing_path(source: str) -> Path:

@@ -1,8 +1,11 @@
+import json
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.captions import Transcript, parse_srt, parse_webvtt
+from connectors.captions import Transcript, parse_json3, parse_srt, parse_webvtt
 from connectors.document import Cue
 from connectors.errors import ReadError
 
@@ -187,3 +190,109 @@ def test_rolling_captions_give_each_line_once(words):
     transcript = parse_webvtt("WEBVTT\n\n" + "\n\n".join(blocks) + "\n", SOURCE)
     assert_well_formed(transcript)
     assert slices(transcript) == lines
+
+
+# json3, YouTube's own caption format: manual tracks have one event per caption with line breaks inside;
+# automatic ones time each word (tOffsetMs), start new lines with aAppend events and keep a line on
+# screen while the next one is spoken.
+def json3(*events: dict) -> str:
+    return json.dumps({"wireMagic": "pb3", "pens": [{}], "events": list(events)})
+
+
+MANUAL_JSON3 = json3(
+    {"tStartMs": 160, "dDurationMs": 4520, "segs": [{"utf8": "Welcome back to\nthe\u00a0bakery"}]},
+    {"tStartMs": 4680, "dDurationMs": 2000, "segs": [{"utf8": "[Music]"}]},
+    {"tStartMs": 6680, "dDurationMs": 3000, "segs": [{"utf8": "Today: rye  &amp; <i>spelt</i>. "}]},
+)
+
+AUTO_JSON3 = json3(
+    {"tStartMs": 0, "dDurationMs": 8000, "id": 1, "wpWinPosId": 1, "wsWinStyleId": 1},
+    {
+        "tStartMs": 0,
+        "dDurationMs": 4000,
+        "wWinId": 1,
+        "segs": [
+            {"utf8": "so", "acAsrConf": 0},
+            {"utf8": " today", "tOffsetMs": 400, "acAsrConf": 0},
+            {"utf8": " we", "tOffsetMs": 800, "acAsrConf": 0},
+            {"utf8": " bake", "tOffsetMs": 1200, "acAsrConf": 0},
+        ],
+    },
+    {"tStartMs": 2010, "dDurationMs": 1990, "wWinId": 1, "aAppend": 1, "segs": [{"utf8": "\n"}]},
+    {"tStartMs": 2010, "dDurationMs": 4000, "segs": [{"utf8": "bread"}, {"utf8": " first", "tOffsetMs": 500}]},
+    {"tStartMs": 4020, "dDurationMs": 2000, "wWinId": 1, "segs": [{"utf8": "[Music]"}]},
+    {"tStartMs": 6030, "dDurationMs": 1970, "segs": [{"utf8": "then"}, {"utf8": " rest", "tOffsetMs": 300}]},
+)
+
+
+def test_json3_manual_captions_keep_text_and_exact_offsets():
+    transcript = parse_json3(MANUAL_JSON3, "/talks/bread.en.json3")
+    # json3 is plain text: entities and angle brackets are the speaker's own characters
+    assert transcript.text == "Welcome back to the bakery Today: rye &amp; <i>spelt</i>."
+    assert transcript.cues == (Cue(0, 26, 0.16, 4.68), Cue(27, 57, 6.68, 9.68))
+    assert slices(transcript) == ["Welcome back to the bakery", "Today: rye &amp; <i>spelt</i>."]
+    assert transcript.warnings == ()
+
+
+def test_json3_automatic_captions_join_word_segments_and_clamp_overlaps():
+    transcript = parse_json3(AUTO_JSON3, "auto.json3")
+    assert transcript.text == "so today we bake bread first then rest"
+    assert slices(transcript) == ["so today we bake", "bread first", "then rest"]
+    # each line ends where the next one (or the [Music] label) starts
+    assert [(c.start_s, c.end_s) for c in transcript.cues] == [(0.0, 2.01), (2.01, 4.02), (6.03, 8.0)]
+    assert_well_formed(transcript)
+
+
+def test_json3_events_are_put_in_time_order():
+    text = json3(
+        {"tStartMs": 5000, "dDurationMs": 1000, "segs": [{"utf8": "second"}]},
+        {"tStartMs": 1000, "dDurationMs": 1000, "segs": [{"utf8": "first"}]},
+    )
+    transcript = parse_json3(text, "x.json3")
+    assert transcript.text == "first second"
+    assert [c.start_s for c in transcript.cues] == [1.0, 5.0]
+
+
+def test_json3_without_text_is_an_empty_transcript():
+    assert parse_json3(json3({"tStartMs": 0, "dDurationMs": 10, "id": 1}), "x.json3") == Transcript("", ())
+    assert parse_json3('{"events": []}', "x.json3") == Transcript("", ())
+
+
+def test_json3_event_without_start_is_skipped_with_a_warning():
+    text = json3({"dDurationMs": 10, "segs": [{"utf8": "lost"}]}, {"tStartMs": 0, "segs": [{"utf8": "kept"}]})
+    transcript = parse_json3(text, "x.json3")
+    assert transcript.text == "kept"
+    assert transcript.cues == (Cue(0, 4, 0.0, 0.0),)
+    assert transcript.warnings == ("x.json3: event 1: text without a start time (tStartMs); cue skipped",)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("WEBVTT\n\n00:01.000 --> 00:02.000\nhi\n", "invalid JSON"),
+        ('{"wireMagic": "pb3"}', "no events list"),
+        ("[1, 2]", "no events list"),
+        (json3({"segs": [{"utf8": "untimed"}]}), "no readable cues"),
+    ],
+)
+def test_text_that_is_not_json3_is_a_read_error_naming_the_source(text, reason):
+    with pytest.raises(ReadError, match=reason) as info:
+        parse_json3(text, "/talks/x.json3")
+    assert info.value.source == "/talks/x.json3"
+
+
+WORDS = st.text(alphabet="abcdefghij", min_size=1, max_size=6)
+
+
+@given(st.lists(st.lists(st.lists(WORDS, min_size=1, max_size=4), min_size=1, max_size=3), min_size=1, max_size=8))
+def test_json3_cue_offsets_always_slice_the_text_of_their_event(events):
+    raw, expected = [], []
+    for i, lines in enumerate(events):
+        text = "\n".join("  ".join(words) for words in lines)
+        segs = [{"utf8": part} for part in re.split(r"(?<= )", text)]  # split anywhere, as word segments are
+        raw.append({"tStartMs": 1000 * i, "dDurationMs": 900, "segs": segs})
+        expected.append(" ".join(" ".join(words) for words in lines))
+    transcript = parse_json3(json3(*raw), SOURCE)
+    assert_well_formed(transcript)
+    assert slices(transcript) == expected
+    assert [(c.start_s, c.end_s) for c in transcript.cues] == [(float(i), i + 0.9) for i in range(len(events))]

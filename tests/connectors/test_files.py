@@ -347,3 +347,12 @@ def test_os_errors_while_listing_are_read_errors_naming_the_folder(tmp_path, mon
         list(FilesConnector().expand(str(tmp_path)))
     assert info.value.source == str(folder.resolve())
     assert info.value.reason == "cannot list folder: Permission denied"
+
+
+def test_caption_files_of_a_saved_video_are_left_to_its_info_json(tmp_path):
+    (tmp_path / "abc.info.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "abc.en.vtt").write_text("WEBVTT\n", encoding="utf-8")
+    (tmp_path / "abc.de.json3").write_text("{}", encoding="utf-8")
+    (tmp_path / "talk.en.vtt").write_text("WEBVTT\n", encoding="utf-8")
+    names = [Path(p).name for p in FilesConnector().expand(str(tmp_path))]
+    assert names == ["abc.info.json", "talk.en.vtt"]

@@ -22,8 +22,9 @@ def tree(tmp_path):
         ("relative/path/story.txt", "files"),
         ("file://{tree}/notes.md", "files"),
         ("file:///etc/hostname", "files"),
-        ("https://example.com/article.html", None),
-        ("http://127.0.0.1:8000/page", None),
+        ("https://example.com/article.html", "web"),
+        ("http://127.0.0.1:8000/page", "web"),
+        ("https://example.com/sitemap.xml", "web"),
         ("ftp://example.com/file.txt", None),
         ("", None),
     ],
@@ -52,6 +53,12 @@ def test_fetch_of_a_missing_path_says_not_found(tree):
 
 def test_builtin_connectors_are_listed_last():
     assert registry.connectors()[-1].name == "files"
+
+
+def test_options_reach_the_web_connector():
+    options = registry.ConnectorOptions(crawl=True, max_pages=7, depth=1, allow_private=True)
+    (web,) = [c for c in registry.builtin_connectors(options) if c.name == "web"]
+    assert (web.crawl, web.max_pages, web.depth, web.fetcher.allow_private) == (True, 7, 1, True)
 
 
 def test_public_names_are_sorted_and_importable():
