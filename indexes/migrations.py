@@ -68,5 +68,20 @@ def m001_create_tables(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (m001_create_tables,)
+def m002_consent(con: duckdb.DuckDBPyConnection) -> None:
+    """Rights signals seen when a work was retrieved: a status, a one-line summary, the JSON snapshot."""
+    con.execute(
+        """
+        CREATE TABLE consent (
+            work_id BIGINT NOT NULL,
+            retrieved_at TIMESTAMPTZ NOT NULL,
+            status VARCHAR NOT NULL,
+            summary VARCHAR NOT NULL,
+            snapshot VARCHAR NOT NULL
+        )
+        """
+    )
+
+
+MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (m001_create_tables, m002_consent)
 SCHEMA_VERSION = len(MIGRATIONS)

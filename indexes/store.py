@@ -57,6 +57,7 @@ class NewWork:
     creator: str | None = None
     metadata: dict[str, MetaValue] = field(default_factory=dict)
     cues: Sequence[tuple[int, int, float, float]] = ()
+    consent: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -306,6 +307,17 @@ class IndexStore:
                     [work_id, work.source, *row],
                 )
             self._insert_passages(work_id, passages)
+            if work.consent is not None:
+                con.execute(
+                    "INSERT INTO consent VALUES (?, ?, ?, ?, ?)",
+                    [
+                        work_id,
+                        work.retrieved_at,
+                        str(work.consent.get("status", "unknown")),
+                        str(work.consent.get("summary", "")),
+                        json.dumps(work.consent, sort_keys=True, default=str),
+                    ],
+                )
             if work.cues:
                 cues = np.asarray(work.cues, dtype=np.float64).reshape(-1, 4)
                 self._insert_arrow(
@@ -333,6 +345,7 @@ class IndexStore:
         )
         self.con.execute("DELETE FROM passages WHERE work_id = ?", [work_id])
         self.con.execute("DELETE FROM anchors WHERE work_id = ?", [work_id])
+        self.con.execute("DELETE FROM consent WHERE work_id = ?", [work_id])
         self.con.execute("DELETE FROM cues WHERE work_id = ?", [work_id])
 
     def _insert_passages(self, work_id: int, passages: Passages) -> None:
@@ -459,6 +472,11 @@ class IndexStore:
     def lookup(self, engine: Literal["memory", "duckdb"] = "memory") -> Lookup:
         """A candidate lookup over this index: arrays in memory, or joins in DuckDB."""
         return MemoryLookup(self.con) if engine == "memory" else DuckDBLookup(self.con)
+
+    def consent(self, work_id: int) -> tuple[str, str] | None:
+        """``(status, summary)`` of the rights signals recorded when the work was retrieved, if any."""
+        row = self._row("SELECT status, summary FROM consent WHERE work_id = ?", [work_id])
+        return None if row is None else (str(row[0]), str(row[1]))
 
     def common_positions(self, work_id: int) -> list[int]:
         """Token positions of the common anchors (stock phrases, boilerplate) in one work."""

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from connectors import sha256_hex
+from connectors.youtube import youtube_url
 from provenance.align import Alignment, align
 from provenance.inputs import ScanItem
 from provenance.match import Match
@@ -50,6 +51,7 @@ class _Work:
     text: str
     passages: Passages
     cues: list[tuple[int, int, float, float]]
+    consent: tuple[str, str] | None
     common: npt.NDArray[np.int64]  # running count of common tokens, for evidence in O(1) per block
 
     def evidence(self, al: Alignment) -> int:
@@ -124,6 +126,7 @@ class Auditor:
             text=text,
             passages=passages,
             cues=self.store.cues(work_id),
+            consent=self.store.consent(work_id),
             common=np.concatenate([[0], np.cumsum(mask, dtype=np.int64)]),
         )
         self._works[work_id] = work
@@ -156,6 +159,7 @@ class Auditor:
     def _match(self, item: ScanItem, scanned: Passages, work: _Work, al: Alignment, evidence: int) -> Match:
         a_span = scanned.tokens.char_span(al.a_start, al.a_end)
         b_span = work.passages.tokens.char_span(al.b_start, al.b_end)
+        work_time = _time_range(work.cues, b_span)
         return Match(
             work_id=work.record.work_id,
             source=work.record.source,
@@ -173,8 +177,21 @@ class Auditor:
             work_span=b_span,
             scanned_excerpt=item.text[a_span[0] : a_span[1]],
             work_excerpt=work.text[b_span[0] : b_span[1]],
-            work_time=_time_range(work.cues, b_span),
+            work_time=work_time,
+            link=_link(work.record, work_time),
+            consent_status=work.consent[0] if work.consent else None,
+            consent_summary=work.consent[1] if work.consent else None,
         )
+
+
+def _link(record: WorkRecord, work_time: tuple[float, float] | None) -> str | None:
+    """Where to see the passage: a video at the second it starts, a web page, else nothing."""
+    video_id = record.metadata.get("video_id")
+    if record.kind == "youtube" and isinstance(video_id, str):
+        return youtube_url(video_id, start_s=work_time[0] if work_time else None)
+    if record.source.startswith(("http://", "https://")):
+        return record.source
+    return None
 
 
 def _concat(arrays: list[npt.NDArray[np.int64]]) -> npt.NDArray[np.int64]:

@@ -6,6 +6,7 @@ message and an exit code.
 
 import json
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from enum import Enum
@@ -14,9 +15,11 @@ from typing import Annotated, NoReturn, TextIO
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from connectors import ConnectorError
+from connectors import ConnectorError, Fetcher, check_consent
+from connectors.registry import ConnectorOptions, connectors
 from indexes import IndexStore, IndexStoreError
 from provenance.audit import AuditOptions, Auditor
 from provenance.errors import ExitCode, ProvenanceError
@@ -33,6 +36,7 @@ class Lookup(str, Enum):
 
     memory = "memory"
     duckdb = "duckdb"
+
 
 app = typer.Typer(
     help="Prove where creative work went: index works, then audit texts for reuse of them.",
@@ -97,22 +101,46 @@ def _main(
 
 @app.command()
 def add(
-    sources: Annotated[list[str], typer.Argument(help="Files or folders of works to index.")],
+    sources: Annotated[
+        list[str], typer.Argument(help="Files, folders, web pages, sitemaps or feeds of works to index.")
+    ],
     index: IndexOption = Path(DEFAULT_INDEX),
+    crawl: Annotated[bool, typer.Option("--crawl", help="Follow same-site links from each web page.")] = False,
+    max_pages: Annotated[int, typer.Option(min=1, help="Pages a crawl fetches at most, per source.")] = (
+        ConnectorOptions.max_pages
+    ),
+    depth: Annotated[int, typer.Option(min=0, help="Links a crawl follows away from the start page.")] = (
+        ConnectorOptions.depth
+    ),
+    allow_private: Annotated[
+        bool,
+        typer.Option("--allow-private", help="Allow fetching from private, loopback and link-local addresses."),
+    ] = False,
+    lang: Annotated[
+        str | None,
+        typer.Option(help="Caption language of videos (default: each video's original language, else English)."),
+    ] = None,
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="Fetch videos already indexed again (changed captions replace).")
+    ] = False,
     verbose: VerboseOption = False,
 ) -> None:
-    """Index works. Unchanged works are skipped; changed ones replace their old version."""
+    """Index works: files and folders, web pages, sitemaps, feeds, YouTube videos, playlists and channels.
 
-    def report(event: AddEvent) -> None:
-        for warning in event.warnings:
-            err.print(f"[yellow]warning:[/] {warning}", markup=True)
-        if event.outcome == "failed":
-            err.print(f"[red]failed[/]     {event.source}: {event.reason}", markup=True)
-        else:
-            err.print(f"{event.outcome:<10} {event.source} (work {event.work_id})", markup=False)
+    Unchanged works are skipped and changed ones replace their old version; videos already indexed are
+    not fetched again unless --refresh, so an interrupted channel resumes where it stopped.
+    """
+    options = ConnectorOptions(crawl=crawl, max_pages=max_pages, depth=depth, allow_private=allow_private, lang=lang)
 
-    with _errors(verbose), IndexStore.open(index, tool_version=__version__) as store:
-        summary = add_sources(store, sources, on_event=report)
+    with _errors(verbose), IndexStore.open(index, tool_version=__version__) as store, _AddProgress() as progress:
+        summary = add_sources(
+            store,
+            sources,
+            on_event=progress.event,
+            available=connectors(options),
+            refresh=refresh,
+            on_listing=progress.listing,
+        )
         state = store.state()
     counts = ", ".join(f"{n} {k}" for k, n in summary.counts.items() if n)
     err.print(
@@ -121,6 +149,51 @@ def add(
     )
     if summary.failures:
         raise typer.Exit(int(ExitCode.INPUT_ERROR))
+
+
+class _AddProgress:
+    """A progress bar on stderr while items are added (done of total, failures, rate), a line per item."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[failed]} failed"),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+        )
+        self.task = self.progress.add_task("adding", total=None, failed=0, rate="")
+        self.failed = 0
+        self.total = 0
+        self.started = time.monotonic()
+
+    def __enter__(self) -> "_AddProgress":
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def listing(self, source: str, count: int) -> None:
+        """A source turned out to name ``count`` items."""
+        self.total += count
+        self.progress.update(self.task, total=self.total, description=_display_path(source)[:40])
+
+    def event(self, event: AddEvent) -> None:
+        """One item done: print its line above the bar and advance."""
+        for warning in event.warnings:
+            self.progress.console.print(f"[yellow]warning:[/] {warning}", markup=True)
+        if event.outcome == "failed":
+            self.failed += 1
+            self.progress.console.print(f"[red]failed[/]     {event.source}: {event.reason}", markup=True)
+        else:
+            self.progress.console.print(f"{event.outcome:<10} {event.source} (work {event.work_id})", markup=False)
+        done = self.progress.tasks[0].completed + 1
+        rate = done / max(time.monotonic() - self.started, 1e-9)
+        self.progress.update(self.task, advance=1, failed=self.failed, rate=f"{rate:.1f}/s")
 
 
 @app.command()
@@ -300,6 +373,29 @@ def works(
     for r in records:
         table.add_row(str(r.work_id), r.title, r.kind, str(r.n_tokens), str(r.n_passages), _display_path(r.source))
     out.print(table)
+
+
+@app.command()
+def consent(
+    url: Annotated[str, typer.Argument(help="The web page to check.")],
+    as_json: Annotated[bool, typer.Option("--json", help="The whole report with its raw evidence, as JSON.")] = False,
+    allow_private: Annotated[
+        bool,
+        typer.Option("--allow-private", help="Allow fetching from private, loopback and link-local addresses."),
+    ] = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Show the machine-readable rights reservations of a web page, without indexing it."""
+    with _errors(verbose):
+        report = check_consent(url, Fetcher(allow_private=allow_private))
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n")
+        return
+    out.print(f"[bold]{report.status}[/]: {report.summary}", markup=True)
+    for reason in report.reasons:
+        out.print(f"  - {reason}")
+    for note in report.notes:
+        out.print(f"  note: {note}")
 
 
 def main() -> None:

@@ -9,8 +9,9 @@ from connectors import ConnectorError, Document, connector_for
 from indexes import NewWork
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
+    from connectors import Connector
     from indexes import IndexStore
 
 Outcome = Literal["added", "replaced", "unchanged", "failed"]
@@ -59,6 +60,7 @@ def new_work(doc: Document) -> NewWork:
         creator=None if creator is None else str(creator),
         metadata=dict(doc.metadata),
         cues=[(c.char_start, c.char_end, c.start_s, c.end_s) for c in doc.cues],
+        consent=doc.consent,
     )
 
 
@@ -90,10 +92,54 @@ def add_document(store: IndexStore, doc: Document) -> AddEvent:
     return AddEvent(doc.source, outcome, work_id=work_id, title=doc.title, warnings=doc.warnings)
 
 
+def _known(store: IndexStore, connector: Connector, item: str) -> int | None:
+    """The work id of an item already indexed, for connectors that can tell its source without fetching.
+
+    Such connectors (YouTube) fetch over the network at a cost; re-adding a channel then fetches only
+    new videos, and an interrupted run resumes where it stopped. Files are always re-read: that is cheap,
+    and their content hash tells a change.
+    """
+    document_source = getattr(connector, "document_source", None)
+    if document_source is None:
+        return None
+    try:
+        record = store.work_by_source(str(document_source(item)))
+    except ConnectorError:
+        return None
+    return None if record is None else record.work_id
+
+
+def _add_item(
+    store: IndexStore, item: str, available: Sequence[Connector] | None, *, refresh: bool
+) -> Iterator[AddEvent]:
+    """Fetch and index one item; failures become events."""
+    try:
+        connector = connector_for(item, available)  # a folder may hold items of other kinds
+        known = None if refresh else _known(store, connector, item)
+        if known is not None:
+            yield AddEvent(item, "unchanged", work_id=known, reason="already indexed (use --refresh)")
+            return
+        for doc in connector.fetch(item):
+            yield add_document(store, doc)
+    except ConnectorError as exc:
+        yield AddEvent(exc.source, "failed", reason=exc.reason)
+
+
 def add_sources(
-    store: IndexStore, sources: Iterable[str], on_event: Callable[[AddEvent], None] | None = None
+    store: IndexStore,
+    sources: Iterable[str],
+    on_event: Callable[[AddEvent], None] | None = None,
+    *,
+    available: Sequence[Connector] | None = None,
+    refresh: bool = False,
+    on_listing: Callable[[str, int], None] | None = None,
 ) -> AddSummary:
-    """Index every item of every source; a failing item is reported and the others carry on."""
+    """Index every item of every source; a failing item is reported and the others carry on.
+
+    ``available`` are the connectors to route through (default: the registry's, default options).
+    Items already indexed from a network connector are skipped unless ``refresh``; ``on_listing``
+    hears how many items each source stands for, before they are fetched.
+    """
     summary = AddSummary()
 
     def emit(event: AddEvent) -> None:
@@ -103,17 +149,15 @@ def add_sources(
 
     for source in sources:
         try:
-            connector = connector_for(source)
-            items = list(connector.expand(source))
+            items = list(connector_for(source, available).expand(source))
         except ConnectorError as exc:
             emit(AddEvent(exc.source, "failed", reason=exc.reason))
             continue
+        if on_listing is not None:
+            on_listing(source, len(items))
         for item in items:
-            try:
-                for doc in connector.fetch(item):
-                    emit(add_document(store, doc))
-            except ConnectorError as exc:
-                emit(AddEvent(exc.source, "failed", reason=exc.reason))
+            for event in _add_item(store, item, available, refresh=refresh):
+                emit(event)
     if summary.counts["added"] or summary.counts["replaced"]:
         store.refresh_common()
     return summary

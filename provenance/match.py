@@ -33,6 +33,9 @@ class Match:
     scanned_excerpt: str
     work_excerpt: str
     work_time: tuple[float, float] | None = None
+    consent_status: str | None = None
+    consent_summary: str | None = None
+    link: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (spans as two-element lists)."""
@@ -55,6 +58,11 @@ class Match:
             "scanned_excerpt": self.scanned_excerpt,
             "work_excerpt": self.work_excerpt,
         }
+        if self.link is not None:
+            out["link"] = self.link
+        if self.consent_status is not None:
+            out["consent_status"] = self.consent_status
+            out["consent_summary"] = self.consent_summary
         if self.work_time is not None:
             out["work_time"] = [round(t, 3) for t in self.work_time]
             out["work_time_label"] = format_time_range(*self.work_time)

@@ -155,3 +155,28 @@ def test_in_use_error_type_in_process(index_path):
 def test_new_work_is_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         work().title = "B"  # type: ignore[misc]
+
+
+def test_an_older_schema_is_migrated_on_write_and_refused_read_only(index_path):
+    with IndexStore.open(index_path) as store:
+        store.add_work(work())
+    con = duckdb.connect(str(index_path))
+    con.execute("DROP TABLE consent")
+    con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    con.close()
+    with pytest.raises(IndexVersionError, match="older"):
+        IndexStore.open(index_path, read_only=True)
+    with IndexStore.open(index_path) as store:
+        assert store.consent(1) is None
+        assert store.state().works == 1
+    with IndexStore.open(index_path, read_only=True) as store:
+        assert store.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall() == [("2",)]
+
+
+def test_consent_is_stored_with_the_work_and_replaced_with_it(store):
+    store.add_work(
+        dataclasses.replace(work(), consent={"status": "reserved", "summary": "robots.txt disallows GPTBot"})
+    )
+    assert store.consent(1) == ("reserved", "robots.txt disallows GPTBot")
+    store.add_work(dataclasses.replace(work(sha="new"), consent=None))
+    assert store.consent(1) is None
