@@ -51,7 +51,7 @@ class Config:
     short_min_words: int = 20
     host_words: tuple[int, ...] = (300, 1000, 3000, 20000)
     near_duplicates: int = 100
-    negatives: int = 2000
+    negatives: int = 10000
     negative_words: tuple[int, int] = (200, 2000)
 
 
@@ -264,7 +264,8 @@ def _shared_runs(works: object, hosts: list[str], run: int = 12) -> set[int]:
     shared: set[int] = set()
     for i, host in enumerate(hosts):
         mine = shingle_hashes(tokenize(_without_boilerplate(host), 1).hashes, run)
-        if mine.size and np.isin(mine, grams).any():
+        at = np.minimum(np.searchsorted(grams, mine), grams.size - 1)
+        if mine.size and grams.size and (grams[at] == mine).any():
             shared.add(i)
     return shared
 

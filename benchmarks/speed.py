@@ -133,30 +133,32 @@ def index(passages: int, seed: int, audits: int) -> None:
                 at = int(rng.integers(0, len(source) - 100))
                 host[1000:1000] = source[at : at + 100]
             texts.append(" ".join(host[:2000]))
-        with IndexStore.open(path, read_only=True) as store:
-            started = time.perf_counter()
-            auditor = Auditor(store, AuditOptions(batch_size=1))
-            load = time.perf_counter() - started
-            auditor.audit_text(texts[0])
-            times = []
-            found = 0
-            for t in texts:
-                t0 = time.perf_counter()
-                found += bool(auditor.audit_text(t))
-                times.append(time.perf_counter() - t0)
-        times.sort()
-        print(f"\nAudit of one 2,000-word text, warm, {audits} texts ({found} with a match; half have one planted)")
-        print(f"  lookup arrays loaded in {load:.2f} s")
-        print(
-            f"  median {statistics.median(times) * 1000:.1f} ms, "
-            f"p99 {times[int(0.99 * (len(times) - 1))] * 1000:.1f} ms"
-        )
+        print(f"\nAudit of one 2,000-word text, warm ({len(texts)} texts, half with a 100-word passage planted)")
+        for lookup, count in (("memory", len(texts)), ("duckdb", min(len(texts), 40))):
+            with IndexStore.open(path, read_only=True) as store:
+                started = time.perf_counter()
+                auditor = Auditor(store, AuditOptions(batch_size=1, lookup=lookup))
+                load = time.perf_counter() - started
+                auditor.audit_text(texts[0])
+                times = []
+                found = 0
+                for t in texts[:count]:
+                    t0 = time.perf_counter()
+                    found += bool(auditor.audit_text(t))
+                    times.append(time.perf_counter() - t0)
+            times.sort()
+            print(
+                f"  --lookup {lookup}: ready in {load:.2f} s; median {statistics.median(times) * 1000:.1f} ms, "
+                f"p99 {times[int(0.99 * (len(times) - 1))] * 1000:.1f} ms over {count} texts ({found} found)"
+            )
         sample = Path(tmp) / "one.txt"
         sample.write_text(texts[0], encoding="utf-8")
         exe = Path(sys.executable).parent / "provenance"
-        started = time.perf_counter()
-        subprocess.run([str(exe), "audit", str(sample), "--index", str(path)], check=True, capture_output=True)  # noqa: S603
-        print(f"  CLI cold start, one audit end to end: {time.perf_counter() - started:.2f} s")
+        for lookup in ("memory", "duckdb"):
+            started = time.perf_counter()
+            command = [str(exe), "audit", str(sample), "--index", str(path), "--lookup", lookup]
+            subprocess.run(command, check=True, capture_output=True)  # noqa: S603
+            print(f"  CLI cold start, one audit end to end, --lookup {lookup}: {time.perf_counter() - started:.2f} s")
         print(f"  peak RSS {peak_rss_mib():.0f} MiB")
 
 
