@@ -83,5 +83,210 @@ def m002_consent(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (m001_create_tables, m002_consent)
+def m003_audits(con: duckdb.DuckDBPyConnection) -> None:
+    """Stored audit runs (their inputs and matches) and the ``research`` schema of documented views.
+
+    The views are the stable interface for SQL and Parquet export: any DuckDB client reads them as
+    ``research.works`` and so on; the tables behind them may change in later migrations.
+    """
+    con.execute(
+        """
+        CREATE TABLE audits (
+            audit_id VARCHAR PRIMARY KEY,
+            started_at TIMESTAMPTZ NOT NULL,
+            finished_at TIMESTAMPTZ NOT NULL,
+            tool_version VARCHAR NOT NULL,
+            index_works BIGINT NOT NULL,
+            index_passages BIGINT NOT NULL,
+            index_digest VARCHAR NOT NULL,
+            index_schema INTEGER NOT NULL,
+            parameters VARCHAR NOT NULL,
+            arguments VARCHAR NOT NULL,
+            texts_scanned INTEGER NOT NULL,
+            texts_matched INTEGER NOT NULL,
+            inputs_failed INTEGER NOT NULL,
+            n_matches INTEGER NOT NULL,
+            works_matched INTEGER NOT NULL,
+            manifest_sha256 VARCHAR NOT NULL,
+            manifest VARCHAR NOT NULL,
+            recorded_at TIMESTAMPTZ NOT NULL
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE audit_inputs (
+            audit_id VARCHAR NOT NULL,
+            ordinal INTEGER NOT NULL,
+            scanned VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,
+            record_id VARCHAR,
+            sha256 VARCHAR,
+            source_sha256 VARCHAR,
+            chars BIGINT,
+            n_matches INTEGER NOT NULL,
+            error VARCHAR,
+            PRIMARY KEY (audit_id, ordinal)
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE audit_works (
+            audit_id VARCHAR NOT NULL,
+            work_id BIGINT NOT NULL,
+            source VARCHAR NOT NULL,
+            title VARCHAR NOT NULL,
+            creator VARCHAR,
+            kind VARCHAR NOT NULL,
+            content_sha256 VARCHAR NOT NULL,
+            text_sha256 VARCHAR NOT NULL,
+            retrieved_at TIMESTAMPTZ NOT NULL,
+            consent_status VARCHAR,
+            consent_summary VARCHAR,
+            consent_snapshot VARCHAR,
+            PRIMARY KEY (audit_id, work_id)
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE matches (
+            audit_id VARCHAR NOT NULL,
+            match_no INTEGER NOT NULL,
+            work_id BIGINT NOT NULL,
+            scanned VARCHAR NOT NULL,
+            record_id VARCHAR,
+            score DOUBLE NOT NULL,
+            estimated_similarity DOUBLE NOT NULL,
+            containment DOUBLE NOT NULL,
+            verbatim_words INTEGER NOT NULL,
+            matched_words INTEGER NOT NULL,
+            evidence_words INTEGER NOT NULL,
+            scanned_start BIGINT NOT NULL,
+            scanned_end BIGINT NOT NULL,
+            work_start BIGINT NOT NULL,
+            work_end BIGINT NOT NULL,
+            work_time_start DOUBLE,
+            work_time_end DOUBLE,
+            link VARCHAR,
+            scanned_excerpt VARCHAR NOT NULL,
+            work_excerpt VARCHAR NOT NULL,
+            PRIMARY KEY (audit_id, match_no)
+        )
+        """
+    )
+    con.execute("CREATE SCHEMA research")
+    for name, comment, sql, columns in _RESEARCH_VIEWS:
+        con.execute(f"CREATE VIEW research.{name} AS {sql}")
+        con.execute(f"COMMENT ON VIEW research.{name} IS {_quote(comment)}")
+        for column, text in columns.items():
+            con.execute(f"COMMENT ON COLUMN research.{name}.{column} IS {_quote(text)}")
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+# (view, what it is, its query over main, a comment per column). Views qualify every table with
+# ``main.`` so they bind the same in a file attached under any name.
+_RESEARCH_VIEWS: tuple[tuple[str, str, str, dict[str, str]], ...] = (
+    (
+        "works",
+        "Indexed works (without their text): one row per work.",
+        (
+            "SELECT work_id, source, title, creator, kind, retrieved_at, modified_at, added_at, content_sha256, "
+            "text_sha256, n_tokens AS words, n_passages AS passages, metadata FROM main.works"
+        ),
+        {
+            "work_id": "Stable id of the work (kept when a changed source replaces it).",
+            "source": "Where the work came from: a path, URL or video URL.",
+            "creator": "Author or channel, when the source names one.",
+            "kind": "text, markdown, html, web, youtube, transcript ...",
+            "retrieved_at": "When the indexed version was read or fetched (UTC).",
+            "content_sha256": "SHA-256 of the raw bytes as retrieved (file or HTTP body).",
+            "text_sha256": "SHA-256 of the clean text that was fingerprinted (UTF-8).",
+            "words": "Tokens in the clean text.",
+            "metadata": "JSON object of what the connector recorded.",
+        },
+    ),
+    (
+        "passages",
+        "Fingerprinted passage windows of every work.",
+        "SELECT passage_id, work_id, ordinal, token_start, token_end, char_start, char_end FROM main.passages",
+        {
+            "char_start": "Start offset (characters, 0-based) in the work's clean text.",
+            "char_end": "End offset (exclusive).",
+        },
+    ),
+    (
+        "consent",
+        "Rights signals recorded when a web work was retrieved (robots.txt, TDMRep, noai, ...).",
+        "SELECT work_id, retrieved_at, status, summary, snapshot FROM main.consent",
+        {
+            "status": "reserved, not_reserved or unknown.",
+            "summary": "One line saying why.",
+            "snapshot": "JSON of every signal and its evidence.",
+        },
+    ),
+    (
+        "audits",
+        "Stored audit runs: one row per `provenance audit`.",
+        (
+            "SELECT audit_id, started_at, finished_at, tool_version, texts_scanned, texts_matched, inputs_failed, "
+            "n_matches AS matches, works_matched, index_works, index_digest, parameters, arguments, manifest_sha256 "
+            "FROM main.audits"
+        ),
+        {
+            "audit_id": "Sortable run id: YYYYMMDDTHHMMSSZ-xxxxxx (UTC start time, random suffix).",
+            "index_works": "Works in the index when the audit ran.",
+            "index_digest": "SHA-256 over every work's source and content hash at audit time.",
+            "parameters": "JSON: audit thresholds, input options, fingerprint parameters.",
+            "arguments": "JSON list of the inputs as given on the command line.",
+            "manifest_sha256": "Digest of the run's manifest (`provenance verify` checks it).",
+        },
+    ),
+    (
+        "audit_inputs",
+        "Every text an audit scanned (or failed to read), with the SHA-256 of what was read.",
+        (
+            "SELECT audit_id, ordinal, scanned, kind, record_id, sha256, source_sha256, chars, n_matches AS matches, "
+            "error FROM main.audit_inputs"
+        ),
+        {
+            "kind": "file, stdin, record (a JSON Lines record) or url.",
+            "sha256": "SHA-256 of the bytes read: the file, stdin, or the record's line.",
+            "source_sha256": "For records: SHA-256 of the whole JSON Lines file (or stdin).",
+            "error": "Why the input could not be read (then sha256 is null).",
+        },
+    ),
+    (
+        "matches",
+        "Every match of every stored audit, with scores, both spans and both excerpts.",
+        (
+            "SELECT m.audit_id, m.match_no, m.work_id, w.title AS work_title, w.source AS work_source, w.creator, "
+            "m.scanned, m.record_id, m.score, m.estimated_similarity, m.containment, m.verbatim_words, "
+            "m.matched_words, m.evidence_words, m.scanned_start, m.scanned_end, m.work_start, m.work_end, "
+            "m.work_time_start, m.work_time_end, m.link, w.consent_status, m.scanned_excerpt, m.work_excerpt "
+            "FROM main.matches m JOIN main.audit_works w USING (audit_id, work_id)"
+        ),
+        {
+            "work_title": "Title of the work when the audit ran.",
+            "creator": "Creator of the work when the audit ran.",
+            "scanned": "The scanned file, PATH#RECORD for a JSON Lines record, or <stdin>.",
+            "score": "Verified similarity: shared words over the mean length of the two regions.",
+            "estimated_similarity": "Best MinHash estimate between overlapping windows.",
+            "containment": "Share of the work's region found in the scanned text.",
+            "verbatim_words": "Longest run of identical words.",
+            "evidence_words": "Shared words outside stock phrases and boilerplate.",
+            "scanned_start": "Start offset (characters) in the scanned text as read.",
+            "work_start": "Start offset (characters) in the work's clean text.",
+            "work_time_start": "For transcripts: seconds into the video where the passage starts.",
+            "consent_status": "Consent status of the work recorded at retrieval, as of the audit.",
+        },
+    ),
+)
+
+
+MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (m001_create_tables, m002_consent, m003_audits)
 SCHEMA_VERSION = len(MIGRATIONS)

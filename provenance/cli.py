@@ -26,6 +26,10 @@ from provenance.errors import ExitCode, ProvenanceError
 from provenance.ingest import AddEvent, add_sources
 from provenance.inputs import InputFailure, InputOptions, ScanItem, read_inputs
 from provenance.match import Match, format_time_range
+from provenance.report import format_for, render, write_report
+from provenance.runs import RunRecorder, SaveOutcome, list_runs, load_run, open_index, save_run, sync_pending
+from provenance.sql import DEFAULT_LIMIT, QueryResult, export_views, format_result, run_query, views
+from provenance.verify import Verification, verify_manifest
 from provenance.version import __version__
 
 DEFAULT_INDEX = "provenance.duckdb"
@@ -36,6 +40,25 @@ class Lookup(str, Enum):
 
     memory = "memory"
     duckdb = "duckdb"
+
+
+class ReportFormat(str, Enum):
+    """Formats of ``provenance report``."""
+
+    html = "html"
+    md = "md"
+    json = "json"
+    csv = "csv"
+    manifest = "manifest"
+
+
+class SqlFormat(str, Enum):
+    """Output formats of ``provenance sql``."""
+
+    table = "table"
+    csv = "csv"
+    json = "json"
+    jsonl = "jsonl"
 
 
 app = typer.Typer(
@@ -74,7 +97,11 @@ def _errors(verbose: bool) -> Iterator[None]:
         if verbose:
             err.print_exception()
         _fail(str(exc), ExitCode.INDEX_ERROR)
-    except (ConnectorError, ProvenanceError) as exc:
+    except ProvenanceError as exc:
+        if verbose:
+            err.print_exception()
+        _fail(str(exc), exc.exit_code)
+    except ConnectorError as exc:
         if verbose:
             err.print_exception()
         _fail(str(exc), ExitCode.INPUT_ERROR)
@@ -229,20 +256,50 @@ def audit(
     fail_on_match: Annotated[
         bool, typer.Option("--fail-on-match", help="Exit with 1 when any match is found.")
     ] = False,
+    record: Annotated[
+        bool,
+        typer.Option(
+            "--record/--no-record",
+            help="Store the run in the index (inputs' SHA-256, matches, manifest) for `report` and `verify`; "
+            "--no-record never writes to the index.",
+        ),
+    ] = True,
     verbose: VerboseOption = False,
 ) -> None:
-    """Audit texts for reuse of indexed works.
+    """Audit texts for reuse of indexed works, and record the run.
 
-    Exit codes: 0 ran, 1 matches found (only with --fail-on-match), 2 usage error,
+    The index is read read-only while texts are scanned, so audits run side by side; the run is written at
+    the end in one short transaction (or, while another process has the index open, to INDEX.pending/,
+    imported later). Exit codes: 0 ran, 1 matches found (only with --fail-on-match), 2 usage error,
     3 some input could not be read (the rest was audited), 4 index error, 130 interrupted.
     """
     options = AuditOptions(min_words=min_words, min_score=min_score, lookup=lookup.value)
-    items = read_inputs(inputs, InputOptions(field=field, id_field=id_field, jsonl=jsonl), stdin=sys.stdin.buffer)
+    input_options = InputOptions(field=field, id_field=id_field, jsonl=jsonl)
+    items = read_inputs(inputs, input_options, stdin=sys.stdin.buffer)
     run = _AuditRun(as_json=as_json)
-    with _errors(verbose), IndexStore.open(index, read_only=True) as store, _jsonl_sink(output) as sink:
-        for _item, found in Auditor(store, options).audit(run.readable(items)):
-            run.record(found, sink)
+    with _errors(verbose):
+        with open_index(index, read_only=True) as store, _jsonl_sink(output) as sink:
+            recorder = RunRecorder(store, options, input_options, inputs)
+            for item, found in Auditor(store, options).audit(run.readable(recorder.track(items))):
+                run.record(found, sink)
+                recorder.scanned(item, found)
+            finished = recorder.finish(store)
+        if record:
+            _print_saved(save_run(index, finished))
     run.finish(fail_on_match=fail_on_match)
+
+
+def _print_saved(outcome: SaveOutcome) -> None:
+    if outcome.imported:
+        err.print(f"imported {_plural(outcome.imported, 'pending run')} into the index")
+    if outcome.recorded:
+        err.print(f"recorded as audit {outcome.audit_id} (`provenance report {outcome.audit_id}` shows it)")
+        return
+    err.print(
+        f"[yellow]note:[/] {outcome.reason}; audit {outcome.audit_id} was saved to {outcome.pending_file} and "
+        "goes into the index with the next recorded audit, `provenance audits` or `provenance report`",
+        markup=True,
+    )
 
 
 @contextmanager
@@ -396,6 +453,194 @@ def consent(
         out.print(f"  - {reason}")
     for note in report.notes:
         out.print(f"  note: {note}")
+
+
+@app.command()
+def audits(
+    index: IndexOption = Path(DEFAULT_INDEX),
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per run per line.")] = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """List the stored audit runs, newest first (runs waiting in INDEX.pending/ are marked pending)."""
+    with _errors(verbose):
+        sync_pending(index)
+        with open_index(index, read_only=True) as store:
+            runs = list_runs(store)
+    if as_json:
+        for r in runs:
+            row = {
+                "audit_id": r.audit_id,
+                "started_at": r.started_at.isoformat(),
+                "finished_at": r.finished_at.isoformat(),
+                "texts_scanned": r.texts_scanned,
+                "texts_matched": r.texts_matched,
+                "matches": r.matches,
+                "works_matched": r.works_matched,
+                "inputs_failed": r.inputs_failed,
+                "arguments": list(r.arguments),
+                "manifest_sha256": r.manifest_sha256,
+                "pending": r.pending,
+            }
+            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+        return
+    if not runs:
+        out.print(f"No audit runs in {index} yet.")
+        return
+    table = Table(title=f"{_plural(len(runs), 'audit run')} in {index}")
+    table.add_column("Audit", no_wrap=True)
+    for column in ("Started (UTC)", "Seconds", "Texts", "Matched", "Matches", "Works", "Failed", "Inputs"):
+        table.add_column(column, overflow="fold")
+    for r in runs:
+        table.add_row(
+            r.audit_id + (" (pending)" if r.pending else ""),
+            f"{r.started_at:%Y-%m-%d %H:%M:%S}",
+            f"{(r.finished_at - r.started_at).total_seconds():.1f}",
+            str(r.texts_scanned),
+            str(r.texts_matched),
+            str(r.matches),
+            str(r.works_matched),
+            str(r.inputs_failed),
+            ", ".join(_display_path(a) for a in r.arguments),
+        )
+    out.print(table)
+
+
+@app.command()
+def report(
+    audit_id: Annotated[
+        str | None, typer.Argument(help="Audit id, or a unique prefix of one (default: the latest run).")
+    ] = None,
+    index: IndexOption = Path(DEFAULT_INDEX),
+    fmt: Annotated[
+        ReportFormat | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="html (one self-contained page), md, json, csv (one row per match), or manifest. "
+            "Default: from the suffix of -o, else html.",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (default: stdout).")] = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Write the report of a stored audit run: matches side by side, scores, sources, consent, manifest digest."""
+    with _errors(verbose):
+        sync_pending(index)
+        with open_index(index, read_only=True) as store:
+            run = load_run(store, audit_id)
+        chosen = format_for(output, fmt.value if fmt else None)
+        if output is None:
+            sys.stdout.write(render(run, chosen))
+            return
+        write_report(run, chosen, output)
+    err.print(f"wrote {output} ({chosen}) for audit {run.audit_id}")
+
+
+@app.command()
+def verify(
+    manifest: Annotated[Path, typer.Argument(help="A manifest file (`provenance report ID --format manifest`).")],
+    index: Annotated[
+        Path | None,
+        typer.Option(
+            "--index",
+            "-i",
+            envvar="PROVENANCE_INDEX",
+            help="Index to check against. Default: $PROVENANCE_INDEX, else the index the manifest names.",
+            show_default=False,
+        ),
+    ] = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Check an audit manifest against the files and the index: OK, or exactly what changed (exit 5)."""
+    with _errors(verbose):
+        result = verify_manifest(manifest, index)
+    _print_verification(result)
+    if not result.ok:
+        raise typer.Exit(int(ExitCode.VERIFY_FAILED))
+
+
+def _print_verification(result: Verification) -> None:
+    if result.ok:
+        out.print(f"[bold green]OK[/]: audit {result.audit_id} verified against {result.index}", markup=True)
+    else:
+        out.print(
+            f"[bold red]CHANGED[/]: audit {result.audit_id}: {_plural(len(result.problems), 'problem')} "
+            f"(checked against {result.index})",
+            markup=True,
+        )
+    for problem in result.problems:
+        out.print(f"  [red]changed[/] {problem}", markup=True, highlight=False)
+    for line in result.confirmed:
+        out.print(f"  ok      {line}", markup=False)
+    for note in result.notes:
+        out.print(f"  note    {note}", markup=False)
+
+
+@app.command()
+def sql(
+    query: Annotated[
+        str | None,
+        typer.Argument(help="One SELECT over the views (works, passages, consent, audits, audit_inputs, matches)."),
+    ] = None,
+    index: IndexOption = Path(DEFAULT_INDEX),
+    fmt: Annotated[SqlFormat, typer.Option("--format", "-f", help="table, csv, json (a list of objects) or jsonl.")] = (
+        SqlFormat.table
+    ),
+    limit: Annotated[int, typer.Option(min=0, help="Rows to print at most; 0 prints all.")] = DEFAULT_LIMIT,
+    verbose: VerboseOption = False,
+) -> None:
+    """Run read-only SQL against the index; without a query, print the views and their columns.
+
+    Statements that write (INSERT, COPY, ATTACH, SET ...) are refused. Any DuckDB client can read the same
+    views as research.NAME in the index file.
+    """
+    with _errors(verbose), open_index(index, read_only=True) as store:
+        if query is None:
+            _print_views(store)
+            return
+        result = run_query(store, query, limit=limit or None)
+    if fmt is SqlFormat.table:
+        _print_result(result)
+    else:
+        sys.stdout.write(format_result(result, fmt.value))
+    if result.truncated:
+        err.print(f"showing the first {_plural(limit, 'row')}; --limit 0 prints all")
+
+
+def _print_views(store: IndexStore) -> None:
+    for view in views(store):
+        table = Table(title=f"research.{view.name}: {view.comment}", title_justify="left")
+        for column in ("Column", "Type", "Meaning"):
+            table.add_column(column, overflow="fold")
+        for c in view.columns:
+            table.add_row(c.name, c.type, c.comment)
+        out.print(table)
+
+
+def _print_result(result: QueryResult) -> None:
+    table = Table(show_lines=False)
+    for name in result.columns:
+        table.add_column(name, overflow="fold")
+    for row in result.rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    out.print(table)
+    err.print(_plural(len(result.rows), "row"))
+
+
+@app.command()
+def export(
+    directory: Annotated[Path, typer.Argument(help="Folder to write VIEW.parquet files and schema.json into.")],
+    index: IndexOption = Path(DEFAULT_INDEX),
+    verbose: VerboseOption = False,
+) -> None:
+    """Write the views (works, passages, consent, audits, audit_inputs, matches) as Parquet files."""
+    with _errors(verbose):
+        sync_pending(index)
+        with open_index(index, read_only=True) as store:
+            written = export_views(store, directory)
+    for item in written:
+        out.print(f"{item.path}  {_plural(item.rows, 'row')}", markup=False)
 
 
 def main() -> None:

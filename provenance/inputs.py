@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -19,13 +19,18 @@ STDIN = "-"
 
 @dataclass(frozen=True)
 class ScanItem:
-    """One text to audit. ``scanned`` names it in results: a path, ``PATH#RECORD`` or ``<stdin>``."""
+    """One text to audit. ``scanned`` names it in results: a path, ``PATH#RECORD`` or ``<stdin>``.
+
+    ``sha256`` is of the bytes read for it: the file, stdin, or a JSON Lines record's line.
+    ``source_sha256`` is set for records only: the SHA-256 of the whole file (or stdin) they came from.
+    """
 
     text: str
     scanned: str
     sha256: str
     record_id: str | None = None
     warnings: tuple[str, ...] = ()
+    source_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -109,11 +114,13 @@ def _read_jsonl_file(path: str, options: InputOptions) -> Iterator[ScanItem | In
 def _read_jsonl(data: bytes, name: str, options: InputOptions) -> Iterator[ScanItem | InputFailure]:
     """Records of a JSON Lines byte string; a bad line is a failure naming its line number."""
     seen: set[str] = set()
+    whole = sha256_hex(data)
     for lineno, raw in enumerate(data.splitlines(), start=1):
         if not raw.strip():
             continue
         item = _record(raw, lineno, name, options)
         if isinstance(item, ScanItem):
+            item = replace(item, source_sha256=whole)
             if item.record_id in seen:
                 item = InputFailure(f"{name}:{lineno}", f"duplicate record id {item.record_id!r}")
             else:
