@@ -501,6 +501,12 @@ class IndexStore:
         )
 
 
+def first_row(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
+    """The first row of a result, read to the end: DuckDB blocks a connection while a result is unfinished."""
+    rows = result.fetchall()
+    return rows[0] if rows else None
+
+
 def _work_record(row: tuple[Any, ...]) -> WorkRecord:
     return WorkRecord(
         work_id=int(row[0]),

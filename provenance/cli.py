@@ -191,6 +191,7 @@ class _AddProgress:
             TimeRemainingColumn(),
             console=err,
             transient=True,
+            disable=not err.is_terminal,
         )
         self.task = self.progress.add_task("adding", total=None, failed=0, rate="")
         self.failed = 0

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pyarrow as pa
 
 from indexes import IndexInUseError, IndexMissingError, IndexStore, IndexVersionError
+from indexes.store import first_row
 from provenance.errors import AuditNotFoundError, OutputError
 from provenance.inputs import STDIN, InputFailure, ScanItem
 from provenance.manifest import manifest_for
@@ -225,7 +226,7 @@ class RunRecorder:
         self.audit_id = new_audit_id(self.started_at)
         self.tool_version = tool_version
         state = store.state()
-        max_id = store.con.execute("SELECT coalesce(max(work_id), 0) FROM works").fetchone()
+        max_id = first_row(store.con.execute("SELECT coalesce(max(work_id), 0) FROM works"))
         self.index = IndexSnapshot(
             path=str(Path(store.path).resolve()),
             works=state.works,
@@ -307,7 +308,7 @@ def _fields(run: AuditRun) -> dict[str, Any]:
 
 def _snapshot(store: IndexStore, work_id: int) -> WorkSnapshot:
     record = store.work(work_id)
-    row = store.con.execute("SELECT status, summary, snapshot FROM consent WHERE work_id = ?", [work_id]).fetchone()
+    row = first_row(store.con.execute("SELECT status, summary, snapshot FROM consent WHERE work_id = ?", [work_id]))
     consent: dict[str, Any] | None = None
     if row is not None:
         try:
@@ -419,7 +420,7 @@ def import_pending(store: IndexStore) -> int:
             run = run_from_dict(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError, KeyError, TypeError):
             continue
-        exists = store.con.execute("SELECT count(*) FROM audits WHERE audit_id = ?", [run.audit_id]).fetchone()
+        exists = first_row(store.con.execute("SELECT count(*) FROM audits WHERE audit_id = ?", [run.audit_id]))
         if not exists or exists[0] == 0:
             insert_run(store.con, run)
             imported += 1
@@ -652,10 +653,13 @@ def resolve_audit_id(store: IndexStore, audit_id: str | None) -> str:
 def load_run(store: IndexStore, audit_id: str | None = None) -> AuditRun:
     """A stored run (the latest when ``audit_id`` is None), from the index or its pending folder."""
     wanted = resolve_audit_id(store, audit_id)
-    row = store.con.execute(
-        "SELECT started_at, finished_at, tool_version, parameters, arguments, manifest FROM audits WHERE audit_id = ?",
-        [wanted],
-    ).fetchone()
+    row = first_row(
+        store.con.execute(
+            "SELECT started_at, finished_at, tool_version, parameters, arguments, manifest "
+            "FROM audits WHERE audit_id = ?",
+            [wanted],
+        )
+    )
     if row is None:
         for run in _pending_runs(store.path):
             if run.audit_id == wanted:

@@ -27,6 +27,7 @@ from uuid import UUID
 
 import duckdb
 
+from indexes.store import first_row
 from provenance.errors import OutputError, QueryError
 
 if TYPE_CHECKING:
@@ -203,7 +204,7 @@ def export_views(store: IndexStore, directory: Path) -> list[Exported]:
             )
         except duckdb.Error as exc:
             raise OutputError(f"{target}: cannot write ({_first_line(exc)})") from exc
-        count = store.con.execute(f"SELECT count(*) FROM {VIEW_SCHEMA}.{view.name}").fetchone()
+        count = first_row(store.con.execute(f"SELECT count(*) FROM {VIEW_SCHEMA}.{view.name}"))
         written.append(Exported(view.name, target, int(count[0]) if count else 0))
     schema = {
         view.name: {

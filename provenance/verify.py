@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from connectors import sha256_hex
+from indexes.store import first_row
 from provenance.inputs import InputOptions, ScanItem, read_inputs
 from provenance.manifest import digest_of, load_manifest
 from provenance.runs import open_index, pending_dir
@@ -69,7 +70,7 @@ def verify_manifest(path: str | Path, index_path: str | Path | None = None) -> V
 
 
 def _check_recorded_run(store: IndexStore, manifest: dict[str, Any], result: Verification) -> None:
-    row = store.con.execute("SELECT manifest FROM audits WHERE audit_id = ?", [manifest["audit_id"]]).fetchone()
+    row = first_row(store.con.execute("SELECT manifest FROM audits WHERE audit_id = ?", [manifest["audit_id"]]))
     stored: dict[str, Any] | None = None
     if row is not None:
         stored = json.loads(row[0])
@@ -147,7 +148,7 @@ def _check_index(store: IndexStore, manifest: dict[str, Any], result: Verificati
             "SELECT source FROM works WHERE work_id <= ? AND added_at > ? ORDER BY work_id", [max_id, started]
         ).fetchall()
     ]
-    kept = store.con.execute("SELECT count(*) FROM works WHERE work_id <= ?", [max_id]).fetchone()
+    kept = first_row(store.con.execute("SELECT count(*) FROM works WHERE work_id <= ?", [max_id]))
     removed = int(then.get("works", 0)) - (int(kept[0]) if kept else 0)
     parts = [
         f"{len(added)} added ({_names(added)})" if added else "",
@@ -170,9 +171,9 @@ def _check_works(store: IndexStore, manifest: dict[str, Any], result: Verificati
     unchanged = 0
     for work in manifest["works"]:
         work_id, source = int(work["work_id"]), str(work["source"])
-        row = store.con.execute(
-            "SELECT source, content_sha256, text FROM works WHERE work_id = ?", [work_id]
-        ).fetchone()
+        row = first_row(
+            store.con.execute("SELECT source, content_sha256, text FROM works WHERE work_id = ?", [work_id])
+        )
         name = f"work {work_id} ({source})"
         if row is None:
             result.problems.append(f"{name}: removed from the index")

@@ -211,3 +211,14 @@ def test_module_entry_point_and_version():
         check=True,
     )
     assert result.stdout.startswith("provenance ")
+
+
+@pytest.mark.parametrize("lookup", ["memory", "duckdb"])
+def test_audits_run_and_record_with_either_lookup(indexed, tmp_path, lookup):
+    out = tmp_path / "out.txt"
+    out.write_text("Intro. " + QUOTE, encoding="utf-8")
+    for _ in range(2):  # the second run records into an index that already holds a run
+        result = invoke("audit", str(out), "--index", str(indexed), "--lookup", lookup, "--json")
+        assert result.exit_code == 0, result.output
+        assert len(result.stdout.splitlines()) == 1
+        assert "recorded as audit" in result.stderr
