@@ -288,5 +288,90 @@ _RESEARCH_VIEWS: tuple[tuple[str, str, str, dict[str, str]], ...] = (
 )
 
 
-MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (m001_create_tables, m002_consent, m003_audits)
+def m004_scans(con: duckdb.DuckDBPyConnection) -> None:
+    """Resumable dataset scans: scans, their shards, unreadable records and matches per record.
+
+    ``scans`` has one row per scan; ``scan_key`` names its inputs, options and index state, so a rerun
+    with the same key resumes it. ``scan_shards`` holds finished or failed shards with the file's size
+    and mtime (a changed shard is scanned again). No primary keys: a shard's rows are deleted and
+    written again in one transaction, which DuckDB's eager unique checks would refuse.
+    """
+    con.execute(
+        """
+        CREATE TABLE scans (
+            scan_id VARCHAR NOT NULL,
+            scan_key VARCHAR NOT NULL,
+            started_at TIMESTAMPTZ NOT NULL,
+            finished_at TIMESTAMPTZ,
+            tool_version VARCHAR NOT NULL,
+            index_digest VARCHAR NOT NULL,
+            parameters VARCHAR NOT NULL,
+            arguments VARCHAR NOT NULL,
+            shards INTEGER NOT NULL
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE scan_shards (
+            scan_id VARCHAR NOT NULL,
+            shard VARCHAR NOT NULL,
+            size BIGINT NOT NULL,
+            mtime_ns BIGINT NOT NULL,
+            status VARCHAR NOT NULL,
+            records BIGINT NOT NULL,
+            failures BIGINT NOT NULL,
+            empty BIGINT NOT NULL,
+            matches BIGINT NOT NULL,
+            text_bytes BIGINT NOT NULL,
+            seconds DOUBLE NOT NULL,
+            error VARCHAR,
+            finished_at TIMESTAMPTZ NOT NULL
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE scan_failures (
+            scan_id VARCHAR NOT NULL,
+            shard VARCHAR NOT NULL,
+            location VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE scan_matches (
+            scan_id VARCHAR NOT NULL,
+            shard VARCHAR NOT NULL,
+            record_id VARCHAR,
+            scanned VARCHAR NOT NULL,
+            work_id BIGINT NOT NULL,
+            score DOUBLE NOT NULL,
+            estimated_similarity DOUBLE NOT NULL,
+            containment DOUBLE NOT NULL,
+            verbatim_words INTEGER NOT NULL,
+            matched_words INTEGER NOT NULL,
+            evidence_words INTEGER NOT NULL,
+            scanned_start BIGINT NOT NULL,
+            scanned_end BIGINT NOT NULL,
+            work_start BIGINT NOT NULL,
+            work_end BIGINT NOT NULL,
+            work_time_start DOUBLE,
+            work_time_end DOUBLE,
+            link VARCHAR,
+            scanned_excerpt VARCHAR NOT NULL,
+            work_excerpt VARCHAR NOT NULL
+        )
+        """
+    )
+
+
+MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (
+    m001_create_tables,
+    m002_consent,
+    m003_audits,
+    m004_scans,
+)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -146,6 +146,7 @@ class IndexStore:
             con = duckdb.connect(spath, read_only=read_only)
         except duckdb.Error as exc:
             raise _classify(spath, exc) from exc
+        con.execute("SET enable_progress_bar = false")  # it draws on stdout, where results go, past 2 s
         try:
             stored = cls._read_meta(spath, con)
             if stored is None:

@@ -15,19 +15,31 @@ from typing import Annotated, NoReturn, TextIO
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 
 from connectors import ConnectorError, Fetcher, check_consent
 from connectors.registry import ConnectorOptions, connectors
 from indexes import IndexStore, IndexStoreError
+from indexes.maintenance import compact as compact_index
+from indexes.maintenance import remove_works
 from provenance.audit import AuditOptions, Auditor
+from provenance.datasets import DatasetOptions, dataset_format, looks_like_dataset
 from provenance.errors import ExitCode, ProvenanceError
-from provenance.ingest import AddEvent, add_sources
-from provenance.inputs import InputFailure, InputOptions, ScanItem, read_inputs
+from provenance.ingest import AddEvent, add_catalog, add_sources
+from provenance.inputs import STDIN, InputFailure, InputOptions, ScanItem, read_inputs
 from provenance.match import Match, format_time_range
 from provenance.report import format_for, render, write_report
 from provenance.runs import RunRecorder, SaveOutcome, list_runs, load_run, open_index, save_run, sync_pending
+from provenance.scan import ScanOptions, ScanProgress, ScanSummary, ShardReport, scan_dataset
 from provenance.sql import DEFAULT_LIMIT, QueryResult, export_views, format_result, run_query, views
 from provenance.verify import Verification, verify_manifest
 from provenance.version import __version__
@@ -129,9 +141,17 @@ def _main(
 @app.command()
 def add(
     sources: Annotated[
-        list[str], typer.Argument(help="Files, folders, web pages, sitemaps or feeds of works to index.")
-    ],
+        list[str] | None,
+        typer.Argument(help="Files, folders, web pages, sitemaps, feeds, YouTube videos, playlists or channels."),
+    ] = None,
     index: IndexOption = Path(DEFAULT_INDEX),
+    catalog: Annotated[
+        Path | None,
+        typer.Option(
+            help="A catalog (CSV or JSONL): one source per row with creator, rights holder, licence or consent "
+            "status and your own id.",
+        ),
+    ] = None,
     crawl: Annotated[bool, typer.Option("--crawl", help="Follow same-site links from each web page.")] = False,
     max_pages: Annotated[int, typer.Option(min=1, help="Pages a crawl fetches at most, per source.")] = (
         ConnectorOptions.max_pages
@@ -157,17 +177,22 @@ def add(
     Unchanged works are skipped and changed ones replace their old version; videos already indexed are
     not fetched again unless --refresh, so an interrupted channel resumes where it stopped.
     """
+    if not sources and catalog is None:
+        _fail("name works to add, or a --catalog", ExitCode.USAGE)
     options = ConnectorOptions(crawl=crawl, max_pages=max_pages, depth=depth, allow_private=allow_private, lang=lang)
-
+    available = connectors(options)
     with _errors(verbose), IndexStore.open(index, tool_version=__version__) as store, _AddProgress() as progress:
         summary = add_sources(
             store,
-            sources,
+            sources or [],
             on_event=progress.event,
-            available=connectors(options),
+            available=available,
             refresh=refresh,
             on_listing=progress.listing,
         )
+        if catalog is not None:
+            from_catalog = add_catalog(store, str(catalog), progress.event, available=available, refresh=refresh)
+            summary.merge(from_catalog)
         state = store.state()
     counts = ", ".join(f"{n} {k}" for k, n in summary.counts.items() if n)
     err.print(
@@ -226,18 +251,38 @@ class _AddProgress:
 
 @app.command()
 def audit(
-    inputs: Annotated[list[str], typer.Argument(help="Text files, folders, JSONL files, or - for stdin.")],
+    inputs: Annotated[
+        list[str],
+        typer.Argument(
+            help="Text files, folders, JSONL files, - for stdin, or datasets: Parquet, JSONL and CSV shards "
+            "(.gz, .zst), folders and globs of them, a downloaded Hugging Face dataset.",
+        ),
+    ],
     index: IndexOption = Path(DEFAULT_INDEX),
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per match per line.")] = False,
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="Also write the matches as JSON Lines to this file."),
     ] = None,
-    field: Annotated[str, typer.Option(help="JSONL field holding the text.")] = "text",
+    field: Annotated[str, typer.Option(help="JSONL field or dataset column holding the text.")] = "text",
     id_field: Annotated[
         str | None,
-        typer.Option(help="JSONL field holding the record id (default: the line number)."),
+        typer.Option(help="JSONL field or dataset column holding the record id (default: line or row number)."),
     ] = None,
+    dataset: Annotated[
+        bool,
+        typer.Option(
+            "--dataset",
+            help="Scan the inputs as a dataset: streamed shard by shard, resumable, matches stored per record. "
+            "Parquet, CSV, compressed shards and globs are datasets anyway.",
+        ),
+    ] = False,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Processes scanning dataset shards (each holds the lookup arrays).")
+    ] = 1,
+    restart: Annotated[
+        bool, typer.Option("--restart", help="Scan a dataset anew instead of resuming an interrupted scan.")
+    ] = False,
     jsonl: Annotated[bool, typer.Option("--jsonl", help="Read every input (stdin too) as JSON Lines.")] = False,
     min_words: Annotated[
         int,
@@ -275,6 +320,21 @@ def audit(
     3 some input could not be read (the rest was audited), 4 index error, 130 interrupted.
     """
     options = AuditOptions(min_words=min_words, min_score=min_score, lookup=lookup.value)
+    if dataset or any(_is_dataset(i) for i in inputs):
+        scan = ScanOptions(workers=workers, restart=restart)
+        dataset_options = DatasetOptions(field=field, id_field=id_field)
+        with _errors(verbose), _ScanProgress(as_json=as_json, output=output) as shown:
+            summary = scan_dataset(
+                index,
+                inputs,
+                dataset=dataset_options,
+                audit=options,
+                options=scan,
+                on_shard=shown.shard,
+                on_progress=shown.progress,
+            )
+        shown.finish(summary, fail_on_match=fail_on_match)
+        return
     input_options = InputOptions(field=field, id_field=id_field, jsonl=jsonl)
     items = read_inputs(inputs, input_options, stdin=sys.stdin.buffer)
     run = _AuditRun(as_json=as_json)
@@ -288,6 +348,92 @@ def audit(
         if record:
             _print_saved(save_run(index, finished))
     run.finish(fail_on_match=fail_on_match)
+
+
+def _is_dataset(source: str) -> bool:
+    """Inputs only the dataset scanner reads: Parquet, Arrow, CSV, compressed shards, globs, dataset folders.
+
+    A plain JSON Lines file is read by the ordinary audit (a stored run with a report) unless --dataset.
+    """
+    if source == STDIN or not looks_like_dataset(source):
+        return False
+    found = dataset_format(source) if Path(source).is_file() else None
+    return found is None or found[0] != "jsonl" or found[1] is not None
+
+
+class _ScanProgress:
+    """Progress of a dataset scan on stderr (bytes and records), its matches on stdout or in a file."""
+
+    def __init__(self, *, as_json: bool, output: Path | None) -> None:
+        self.as_json = as_json
+        self.output = output.open("w", encoding="utf-8") if output else None
+        self.matches: list[Match] = []
+        self.failed = 0
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TextColumn("{task.fields[records]} records, {task.fields[matches]} matches"),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        )
+        self.task = self.bar.add_task("scanning", total=None, records=0, matches=0)
+
+    def __enter__(self) -> "_ScanProgress":
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.stop()
+        if self.output is not None:
+            self.output.close()
+
+    def progress(self, counters: ScanProgress) -> None:
+        """Counters moved: bytes read of the total, records, matches."""
+        self.bar.update(
+            self.task,
+            total=counters.bytes_total or None,
+            completed=counters.bytes_read,
+            records=counters.records,
+            matches=counters.matches,
+        )
+
+    def shard(self, report: ShardReport) -> None:
+        """A shard is done (or was done before): its matches and failures."""
+        for failure in report.failures:
+            self.bar.console.print(f"[red]failed[/] {failure}", markup=True)
+        if report.error:
+            self.failed += 1
+            self.bar.console.print(f"[red]failed[/] {report.shard}: {report.error}", markup=True)
+        self.failed += report.failure_count
+        for match in report.matches:
+            self.matches.append(match)
+            line = json.dumps(match.to_dict(), ensure_ascii=False) + "\n"
+            if self.as_json:
+                sys.stdout.write(line)
+            if self.output is not None:
+                self.output.write(line)
+
+    def finish(self, summary: ScanSummary, *, fail_on_match: bool) -> None:
+        """The table (unless JSON), the summary line, and the exit code."""
+        for failure in summary.unreadable:
+            err.print(f"[red]failed[/] {failure}", markup=True)
+        if not self.as_json:
+            _print_matches(self.matches)
+        err.print(
+            f"scan {summary.scan_id}: {_plural(summary.shards, 'shard')} ({summary.skipped} done before), "
+            f"{_plural(summary.records, 'record')}, {summary.text_bytes / 1e6:.1f} MB of text "
+            f"in {summary.seconds:.1f} s, "
+            f"{_plural(summary.matches, 'match')}, {summary.failures + summary.failed} failed"
+            + ("" if summary.complete else "; rerun to resume")
+        )
+        if summary.failures or summary.failed or summary.unreadable:
+            raise typer.Exit(int(ExitCode.INPUT_ERROR))
+        if fail_on_match and self.matches:
+            raise typer.Exit(int(ExitCode.MATCHES_FOUND))
 
 
 def _print_saved(outcome: SaveOutcome) -> None:
@@ -642,6 +788,49 @@ def export(
             written = export_views(store, directory)
     for item in written:
         out.print(f"{item.path}  {_plural(item.rows, 'row')}", markup=False)
+
+
+@app.command()
+def remove(
+    index: IndexOption = Path(DEFAULT_INDEX),
+    work: Annotated[list[int] | None, typer.Option("--work", help="A work id to take down (repeatable).")] = None,
+    creator: Annotated[str | None, typer.Option(help="Take down every work of this creator.")] = None,
+    rights_holder: Annotated[str | None, typer.Option(help="Take down every work of this rights holder.")] = None,
+    source_prefix: Annotated[
+        str | None, typer.Option(help="Take down every work whose source starts with this (a site, a folder).")
+    ] = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Take works down: remove them, their fingerprints and their scan matches, in one transaction.
+
+    Criteria given together must all hold. Stored audit runs keep what they recorded.
+    """
+    if not (work or creator or rights_holder or source_prefix):
+        _fail("say which works: --work, --creator, --rights-holder or --source-prefix", ExitCode.USAGE)
+    with _errors(verbose), IndexStore.open(index, tool_version=__version__) as store:
+        removed = remove_works(
+            store, work_ids=work, creator=creator, rights_holder=rights_holder, source_prefix=source_prefix
+        )
+        left = store.state().works
+    err.print(f"removed {_plural(removed, 'work')}; {_plural(left, 'work')} left in {index}")
+
+
+@app.command()
+def compact(
+    index: IndexOption = Path(DEFAULT_INDEX),
+    rewrite: Annotated[
+        bool, typer.Option("--rewrite", help="Copy the index into a fresh file, giving freed space back to the disk.")
+    ] = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Rebuild the key tables sorted by key (faster lookups) and reclaim space."""
+    with _errors(verbose), IndexStore.open(index, tool_version=__version__) as store:
+        done = compact_index(store, rewrite=rewrite)
+    mib = 1024 * 1024
+    err.print(
+        f"compacted in {done.seconds:.1f} s: file {done.file_bytes_before / mib:.1f} -> "
+        f"{done.file_bytes_after / mib:.1f} MiB, in use {done.used_bytes_before / mib:.1f} -> {done.used_bytes_after / mib:.1f} MiB"
+    )
 
 
 def main() -> None:

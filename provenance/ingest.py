@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Literal
 
 from connectors import ConnectorError, Document, connector_for
 from indexes import NewWork
+from provenance.catalog import CatalogRow, catalog_rows
+from provenance.inputs import InputFailure
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -38,6 +40,12 @@ class AddSummary:
     )
     failures: list[AddEvent] = field(default_factory=list)
 
+    def merge(self, other: AddSummary) -> None:
+        """Add another run's counts and failures to these."""
+        for outcome, n in other.counts.items():
+            self.counts[outcome] += n
+        self.failures.extend(other.failures)
+
     def record(self, event: AddEvent) -> None:
         """Count one event."""
         self.counts[event.outcome] += 1
@@ -64,8 +72,12 @@ def new_work(doc: Document) -> NewWork:
     )
 
 
-def add_document(store: IndexStore, doc: Document) -> AddEvent:
-    """Index one document (in one transaction); a too-short text is a failure naming it."""
+def add_document(store: IndexStore, doc: Document, *, row: CatalogRow | None = None) -> AddEvent:
+    """Index one document (in one transaction); a too-short text is a failure naming it.
+
+    ``row``, for a catalog entry, gives the work its creator, rights holder, licence and the
+    organization's id.
+    """
     existing = store.work_by_source(doc.source)
     if existing and (existing.content_sha256, existing.text_sha256) == (
         doc.content_sha256,
@@ -88,7 +100,8 @@ def add_document(store: IndexStore, doc: Document) -> AddEvent:
             "failed",
             reason=f"too short to fingerprint ({words} words; at least {need})",
         )
-    outcome, work_id = store.add_work(new_work(doc), passages)
+    work = new_work(doc) if row is None else row.apply(new_work(doc))
+    outcome, work_id = store.add_work(work, passages)
     return AddEvent(doc.source, outcome, work_id=work_id, title=doc.title, warnings=doc.warnings)
 
 
@@ -123,6 +136,55 @@ def _add_item(
             yield add_document(store, doc)
     except ConnectorError as exc:
         yield AddEvent(exc.source, "failed", reason=exc.reason)
+
+
+def add_catalog(
+    store: IndexStore,
+    catalog: str,
+    on_event: Callable[[AddEvent], None] | None = None,
+    *,
+    available: Sequence[Connector] | None = None,
+    refresh: bool = False,
+) -> AddSummary:
+    """Index every row of a catalog; bad rows and failing sources are reported by line.
+
+    A catalog is CSV or JSON Lines naming sources with creator, rights holder, licence or consent and
+    the organization's id; every work of a row carries them. Rows already indexed from a network
+    connector are skipped unless ``refresh``, so an interrupted catalog run resumes; files are re-read
+    and replaced only if changed.
+    """
+    summary = AddSummary()
+    for row in catalog_rows(catalog):
+        events = (
+            [AddEvent(row.source, "failed", reason=row.reason)]
+            if isinstance(row, InputFailure)
+            else _add_row(store, row, available, refresh=refresh)
+        )
+        for event in events:
+            summary.record(event)
+            if on_event is not None:
+                on_event(event)
+    if summary.counts["added"] or summary.counts["replaced"]:
+        store.refresh_common()
+    return summary
+
+
+def _add_row(
+    store: IndexStore, row: CatalogRow, available: Sequence[Connector] | None, *, refresh: bool
+) -> list[AddEvent]:
+    """The works of one catalog row (one, or the videos of a channel), each with the row's rights data."""
+    events: list[AddEvent] = []
+    try:
+        connector = connector_for(row.source, available)
+        for item in connector.expand(row.source):
+            known = None if refresh else _known(store, connector, item)
+            if known is not None:
+                events.append(AddEvent(item, "unchanged", work_id=known, reason="already indexed"))
+                continue
+            events.extend(add_document(store, doc, row=row) for doc in connector.fetch(item))
+    except ConnectorError as exc:
+        events.append(AddEvent(f"{exc.source} (catalog line {row.line}, {row.org_id})", "failed", reason=exc.reason))
+    return events
 
 
 def add_sources(

@@ -2,8 +2,11 @@ from datetime import datetime, timezone
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from indexes import IndexStore, NewWork
+from indexes.lookup import KeyFilter
 
 WORDS = [f"w{i}" for i in range(3000)]
 
@@ -81,3 +84,11 @@ def test_engines_agree(filled):
     assert results[0] == results[1]
     assert results[0][0]
     assert results[0][1]
+
+
+@given(st.lists(st.integers(-(2**63), 2**63 - 1), max_size=300, unique=True), st.integers(-(2**63), 2**63 - 1))
+def test_key_filter_never_drops_a_present_key(keys, other):
+    present = np.array(keys, dtype=np.int64)
+    maybe = KeyFilter(present)
+    assert maybe(present).all()
+    assert maybe(np.array([other], dtype=np.int64)).shape == (1,)

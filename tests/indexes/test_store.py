@@ -163,7 +163,17 @@ def test_an_older_schema_is_migrated_on_write_and_refused_read_only(index_path):
         store.add_work(work())
     con = duckdb.connect(str(index_path))
     con.execute("DROP SCHEMA research CASCADE")  # what m003 made: views, then its tables
-    for table in ("matches", "audit_works", "audit_inputs", "audits", "consent"):
+    for table in (
+        "scan_matches",
+        "scan_failures",
+        "scan_shards",
+        "scans",
+        "matches",
+        "audit_works",
+        "audit_inputs",
+        "audits",
+        "consent",
+    ):
         con.execute(f"DROP TABLE {table}")
     con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     con.close()

@@ -155,7 +155,16 @@ def test_an_index_from_before_stored_runs_is_upgraded_by_audit(tmp_path, make_in
     for view in ("works", "passages", "consent"):
         con.execute(f"DROP VIEW research.{view}")
     con.execute("DROP SCHEMA research")
-    for table in ("matches", "audit_works", "audit_inputs", "audits"):
+    for table in (
+        "scan_matches",
+        "scan_failures",
+        "scan_shards",
+        "scans",
+        "matches",
+        "audit_works",
+        "audit_inputs",
+        "audits",
+    ):
         con.execute(f"DROP TABLE {table}")
     con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
     con.close()

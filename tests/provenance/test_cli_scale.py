@@ -1,0 +1,83 @@
+"""The CLI over the scale features: catalogs, dataset scans with resume, takedowns and compaction."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from typer.testing import CliRunner
+
+from provenance.cli import app
+
+runner = CliRunner()
+WORK = " ".join(f"harbour{i} lantern{i % 7} tide{i % 13}" for i in range(120))
+QUOTE = " ".join(WORK.split()[30:90])
+
+
+def invoke(*args, input=None):  # noqa: A002 - CliRunner's name
+    return runner.invoke(app, list(args), input=input)
+
+
+def test_catalog_rows_carry_rights_data_and_bad_rows_are_named(tmp_path):
+    (tmp_path / "a.txt").write_text(WORK, encoding="utf-8")
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_text(
+        "source,creator,rights_holder,licence,org_id\n"
+        "a.txt,Ada Writer,Harbour Press,CC-BY-4.0,HP-1\n"
+        "missing.txt,Bo Writer,Harbour Press,CC-BY-4.0,HP-2\n"
+        ",No Source,Harbour Press,CC-BY-4.0,HP-3\n",
+        encoding="utf-8",
+    )
+    index = tmp_path / "i.duckdb"
+    result = invoke("add", "--catalog", str(catalog), "--index", str(index))
+    assert result.exit_code == 3, result.output
+    assert "missing.txt" in result.stderr
+    assert "catalog.csv:3" in result.stderr
+    assert "catalog.csv:4: missing source" in result.stderr
+    assert "1 added" in result.stderr
+    sql = invoke("sql", "SELECT creator FROM works", "--index", str(index), "--format", "json")
+    assert json.loads(sql.stdout) == [{"creator": "Ada Writer"}]
+    again = invoke("add", "--catalog", str(catalog), "--index", str(index))
+    assert "1 unchanged" in again.stderr
+
+
+def test_a_parquet_dataset_is_scanned_resumed_and_reported_per_record(tmp_path):
+    (tmp_path / "w.txt").write_text(WORK, encoding="utf-8")
+    index = tmp_path / "i.duckdb"
+    assert invoke("add", str(tmp_path / "w.txt"), "--index", str(index)).exit_code == 0
+    data = tmp_path / "data"
+    data.mkdir()
+    for shard in range(2):
+        texts = [f"record {shard}-{i} says nothing much at all" for i in range(5)]
+        texts[2] = f"Quoted: {QUOTE}"
+        table = pa.table({"id": [f"{shard}-{i}" for i in range(5)], "content": texts})
+        pq.write_table(table, data / f"train-{shard:05d}-of-00002.parquet")
+    args = ("audit", str(data), "--index", str(index), "--field", "content", "--id-field", "id", "--json")
+    first = invoke(*args)
+    assert first.exit_code == 0, first.output
+    found = [json.loads(line) for line in first.stdout.splitlines()]
+    assert sorted(m["record_id"] for m in found) == ["0-2", "1-2"]
+    assert all(m["scanned"].endswith(f"#{m['record_id']}") for m in found)
+    assert "2 shards (0 done before)" in first.stderr
+    again = invoke(*args)
+    assert "2 shards (2 done before)" in again.stderr
+
+
+def test_remove_and_compact(tmp_path):
+    works = tmp_path / "works"
+    works.mkdir()
+    (works / "a.txt").write_text(WORK, encoding="utf-8")
+    (works / "b.txt").write_text(WORK.replace("harbour", "meadow"), encoding="utf-8")
+    index = tmp_path / "i.duckdb"
+    assert invoke("add", str(works), "--index", str(index)).exit_code == 0
+    assert invoke("remove", "--index", str(index)).exit_code == 2
+    removed = invoke("remove", "--source-prefix", str(works / "a"), "--index", str(index))
+    assert removed.exit_code == 0, removed.output
+    assert "removed 1 work; 1 work left" in removed.stderr
+    assert invoke("audit", "-", "--index", str(index), "--json", "--no-record", input=QUOTE).stdout == ""
+    compacted = invoke("compact", "--rewrite", "--index", str(index))
+    assert compacted.exit_code == 0, compacted.output
+    assert "compacted" in compacted.stderr
+    listed = invoke("works", "--index", str(index), "--json")
+    assert [json.loads(line)["source"] for line in listed.stdout.splitlines()] == [str(works / "b.txt")]

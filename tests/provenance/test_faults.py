@@ -1,0 +1,249 @@
+"""Faults: SIGKILL in the middle of adding works and of a dataset scan, and a second writer."""
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexes import IndexInUseError, IndexStore
+from provenance.datasets import DatasetOptions
+from provenance.ingest import add_sources
+from provenance.scan import scan_dataset
+
+ROOT = Path(__file__).resolve().parents[2]
+OUTPUTS = ROOT / "examples" / "outputs"
+
+# Prepended to a child's script: after the statement containing MARKER has run AFTER times, the child says
+# "inside" and waits to be killed, in the middle of that transaction.
+PAUSE_INSIDE = """
+import sys, time
+import duckdb
+MARKER, AFTER = sys.argv[-2], int(sys.argv[-1])
+_connect = duckdb.connect
+class _PausingConnection:
+    def __init__(self, con):
+        self._con, self._seen = con, 0
+    def __getattr__(self, name):
+        return getattr(self._con, name)
+    def execute(self, sql, *args):
+        result = self._con.execute(sql, *args)
+        if MARKER and MARKER in sql:
+            self._seen += 1
+            if self._seen == AFTER:
+                print("inside", flush=True)
+                time.sleep(120)
+        return result
+def _pausing_connect(*args, **kwargs):
+    con = _connect(*args, **kwargs)
+    return con if kwargs.get("read_only") else _PausingConnection(con)
+duckdb.connect = _pausing_connect
+"""
+
+ADD = """
+from indexes import IndexStore
+from provenance.ingest import add_sources
+with IndexStore.open(sys.argv[1]) as store:
+    add_sources(store, [sys.argv[2]], on_event=lambda e: print(e.outcome, e.source, flush=True))
+print("finished", flush=True)
+"""
+
+SCAN = """
+from provenance.datasets import DatasetOptions
+from provenance.scan import ScanOptions, scan_dataset
+if __name__ == "__main__":
+    summary = scan_dataset(
+        sys.argv[1],
+        [sys.argv[2]],
+        dataset=DatasetOptions(id_field="id"),
+        options=ScanOptions(workers=int(sys.argv[3])),
+        on_shard=lambda r: print(r.status, r.shard, flush=True),
+    )
+    print("finished", summary.skipped, summary.done, flush=True)
+"""
+
+
+def script(tmp_path, name, body):
+    path = tmp_path / name
+    path.write_text(PAUSE_INSIDE + textwrap.dedent(body))
+    return path
+
+
+def run_until(args, *, lines: int, word: str, delay: float) -> int:
+    """Start ``args``, wait for ``lines`` lines starting with ``word``, then SIGKILL it (and its workers)."""
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    seen = 0
+    assert proc.stdout is not None
+    try:
+        for line in proc.stdout:
+            seen += line.startswith(word)
+            assert not line.startswith("finished"), "the run ended before it could be killed"
+            if seen >= lines:
+                break
+        time.sleep(delay)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.stdout.close()
+        proc.wait(timeout=60)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # workers of a pool, should any outlive their parent
+    assert proc.returncode == -signal.SIGKILL
+    return seen
+
+
+def run_to_end(args) -> str:
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def assert_index_consistent(path) -> int:
+    """No partial works and no orphans; returns the number of works."""
+    with IndexStore.open(path, read_only=True) as store:
+        con = store.con
+
+        def one(sql):
+            return con.execute(sql).fetchall()[0][0]
+
+        partial = one(
+            "SELECT count(*) FROM works w "
+            "WHERE n_passages != (SELECT count(*) FROM passages p WHERE p.work_id = w.work_id) "
+            "OR NOT EXISTS (SELECT 1 FROM anchors a WHERE a.work_id = w.work_id)"
+        )
+        assert partial == 0
+        assert one("SELECT count(*) FROM bands") == one("SELECT count(*) FROM passages") * store.params.bands
+        for table in ("passages", "anchors", "cues", "consent"):
+            assert one(f"SELECT count(*) FROM {table} WHERE work_id NOT IN (SELECT work_id FROM works)") == 0
+        assert one("SELECT count(*) FROM bands WHERE passage_id NOT IN (SELECT passage_id FROM passages)") == 0
+        assert one("SELECT count(*) - count(DISTINCT passage_id) FROM passages") == 0
+        assert one("SELECT count(*) - count(DISTINCT source) FROM works") == 0
+        return int(one("SELECT count(*) FROM works"))
+
+
+def test_sigkill_while_adding_many_works_leaves_whole_works_and_a_rerun_completes(tmp_path):
+    folder = tmp_path / "works"
+    folder.mkdir()
+    rng = np.random.default_rng(7)
+    for i in range(40):
+        words = rng.integers(0, 20000, size=1000)
+        (folder / f"work-{i:03d}.txt").write_text(" ".join(f"w{w}" for w in words))
+    index = tmp_path / "index.duckdb"
+    add = script(tmp_path, "add.py", ADD)
+    command = [sys.executable, str(add), str(index), str(folder)]
+    # Killed inside the transaction of the eighth work (its row and passages written, bands not yet).
+    added = run_until([*command, "INSERT INTO passages", "8"], lines=1, word="inside", delay=0.0)
+    assert added == 1
+    assert assert_index_consistent(index) == 7
+    # Killed at whatever point it has reached a little after the 20th work.
+    run_until([*command, "", "0"], lines=20 - 7, word="added", delay=0.013)
+    kept = assert_index_consistent(index)
+    assert kept >= 20
+    out = run_to_end([*command, "", "0"])
+    assert out.count("unchanged") == kept  # what was committed before the kill is kept, not redone
+    assert out.rstrip().endswith("finished")
+    assert assert_index_consistent(index) == 40
+
+
+def dataset(folder: Path, shards: int) -> None:
+    records = [{"id": p.stem, "text": p.read_text(encoding="utf-8")} for p in sorted(OUTPUTS.glob("*.txt"))]
+    records += [json.loads(line) for line in (OUTPUTS / "batch.jsonl").read_text(encoding="utf-8").splitlines()]
+    folder.mkdir()
+    for n in range(shards):
+        with (folder / f"part-{n:03d}.jsonl").open("w", encoding="utf-8") as out:
+            for copy in range(6):
+                for r in records:
+                    out.write(json.dumps({"id": f"{r['id']}-{copy}", "text": r["text"]}) + "\n")
+
+
+def stored(index) -> list[tuple]:
+    with IndexStore.open(index, read_only=True) as store:
+        return store.con.execute(
+            "SELECT shard, record_id, scanned, work_id, scanned_start, scanned_end, work_start, work_end "
+            "FROM scan_matches ORDER BY ALL"
+        ).fetchall()
+
+
+@pytest.fixture(scope="module")
+def example_index(tmp_path_factory):
+    path = tmp_path_factory.mktemp("index") / "index.duckdb"
+    with IndexStore.open(path) as store:
+        add_sources(store, [str(ROOT / "examples" / "works")])
+    return path
+
+
+@pytest.mark.parametrize(
+    ("workers", "kill"),
+    [(1, "inside"), (1, "done"), (2, "done")],
+    ids=["inside-a-shard-transaction", "one-process", "two-workers"],
+)
+def test_sigkill_during_a_dataset_scan_and_the_rerun_completes_without_duplicates(
+    tmp_path, example_index, workers, kill
+):
+    data = tmp_path / "data"
+    dataset(data, shards=10)
+    reference = tmp_path / "reference.duckdb"
+    shutil.copy(example_index, reference)
+    scan_dataset(reference, [str(data)], dataset=DatasetOptions(id_field="id"))
+    expected = stored(reference)
+    index = tmp_path / "index.duckdb"
+    shutil.copy(example_index, index)
+    scan = script(tmp_path, "scan.py", SCAN)
+    command = [sys.executable, str(scan), str(index), str(data), str(workers)]
+    if kill == "inside":  # the fourth shard's matches and status written, not committed
+        run_until([*command, "INSERT INTO scan_shards", "4"], lines=1, word="inside", delay=0.0)
+    else:
+        run_until([*command, "", "0"], lines=3, word="done", delay=0.01)
+    spool = tmp_path / "index.duckdb.scans"
+    if workers > 1:
+        assert len(list(spool.rglob("*.json"))) >= 3  # finished shards wait in the spool for the index
+    with IndexStore.open(index, read_only=True) as store:
+        shards = store.con.execute("SELECT shard, status, matches FROM scan_shards").fetchall()
+    for shard, status, matches in shards:
+        assert status == "done"
+        assert sum(1 for row in stored(index) if row[0] == shard) == matches  # never half a shard
+    if kill == "inside":
+        assert len(shards) == 3
+    elif workers == 1:
+        assert len(shards) >= 3
+    rows = stored(index)
+    assert len(rows) == len(set(rows))
+    out = run_to_end([*command, "", "0"]).splitlines()
+    skipped, done = map(int, out[-1].split()[1:])
+    assert skipped >= 3
+    assert skipped + done == 10
+    assert stored(index) == expected  # every match once, as an uninterrupted scan finds them
+    assert not spool.exists()
+    assert_index_consistent(index)
+
+
+def test_a_scan_while_another_process_writes_is_told_the_index_is_in_use(tmp_path, example_index):
+    index = tmp_path / "index.duckdb"
+    shutil.copy(example_index, index)
+    dataset(tmp_path / "data", shards=1)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(index)!r}); print('ready', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(IndexInUseError, match="in use"):
+            scan_dataset(index, [str(tmp_path / "data")])
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+    assert not (tmp_path / "index.duckdb.scans").exists()
