@@ -829,7 +829,8 @@ def compact(
     mib = 1024 * 1024
     err.print(
         f"compacted in {done.seconds:.1f} s: file {done.file_bytes_before / mib:.1f} -> "
-        f"{done.file_bytes_after / mib:.1f} MiB, in use {done.used_bytes_before / mib:.1f} -> {done.used_bytes_after / mib:.1f} MiB"
+        f"{done.file_bytes_after / mib:.1f} MiB, in use {done.used_bytes_before / mib:.1f} -> "
+        f"{done.used_bytes_after / mib:.1f} MiB"
     )
 
 
