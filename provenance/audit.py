@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -23,7 +23,8 @@ from provenance.match import Match
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-    from indexes import IndexParams, IndexStore, Passages, WorkRecord
+    from indexes import Fingerprinter, IndexParams, IndexStore, Passages
+    from indexes.store import MetaValue
 
 
 @dataclass(frozen=True)
@@ -45,14 +46,84 @@ class AuditOptions:
     lookup: Literal["memory", "duckdb"] = "memory"
 
 
+class WorkIdentity(Protocol):
+    """What a match shows of a work (``WorkRecord`` has it)."""
+
+    @property
+    def work_id(self) -> int:
+        """The work's id in the index."""
+        ...
+
+    @property
+    def source(self) -> str:
+        """Where the work was indexed from."""
+        ...
+
+    @property
+    def title(self) -> str:
+        """The work's title."""
+        ...
+
+    @property
+    def kind(self) -> str:
+        """The connector's kind (``markdown``, ``youtube`` ...)."""
+        ...
+
+    @property
+    def metadata(self) -> dict[str, MetaValue]:
+        """The connector's metadata (``video_id`` makes links)."""
+        ...
+
+
 @dataclass(frozen=True, eq=False)
-class _Work:
-    record: WorkRecord
+class WorkSide:
+    """The work side of a verification: what the index stores about one work, fingerprinted again.
+
+    ``common`` is the running count of work tokens inside common anchors (stock phrases,
+    boilerplate), so the evidence of an alignment costs O(1) per block.
+    """
+
+    work_id: int
+    source: str
+    title: str
+    kind: str
+    metadata: dict[str, MetaValue]
     text: str
     passages: Passages
     cues: list[tuple[int, int, float, float]]
     consent: tuple[str, str] | None
-    common: npt.NDArray[np.int64]  # running count of common tokens, for evidence in O(1) per block
+    common: npt.NDArray[np.int64]
+
+    @classmethod
+    def build(
+        cls,
+        fingerprinter: Fingerprinter,
+        record: WorkIdentity,
+        text: str,
+        *,
+        cues: list[tuple[int, int, float, float]],
+        consent: tuple[str, str] | None,
+        common_positions: list[int],
+    ) -> WorkSide:
+        """Fingerprint a work's stored text; ``common_positions`` are its common anchors' token positions.
+
+        ``record`` is a ``WorkRecord``, or any value with the fields a match shows (engines that ship
+        works without the rest of their record pass ``WorkIdentity``-shaped values).
+        """
+        passages = fingerprinter.passages(fingerprinter.tokenize(text))
+        mask = _common_mask(len(passages.tokens), common_positions, fingerprinter.params)
+        return cls(
+            work_id=record.work_id,
+            source=record.source,
+            title=record.title,
+            kind=record.kind,
+            metadata=record.metadata,
+            text=text,
+            passages=passages,
+            cues=cues,
+            consent=consent,
+            common=np.concatenate([[0], np.cumsum(mask, dtype=np.int64)]),
+        )
 
     def evidence(self, al: Alignment) -> int:
         """Shared words of an alignment that are not stock phrases or boilerplate."""
@@ -67,7 +138,7 @@ class Auditor:
         self.options = options or AuditOptions()
         self.fingerprinter = store.fingerprinter
         self.lookup = store.lookup(self.options.lookup)
-        self._works: OrderedDict[int, _Work] = OrderedDict()
+        self._works: OrderedDict[int, WorkSide] = OrderedDict()
         self._cache_works = cache_works
 
     def audit(self, items: Iterable[ScanItem]) -> Iterator[tuple[ScanItem, list[Match]]]:
@@ -109,88 +180,99 @@ class Auditor:
         for i, item in enumerate(batch):
             matches: list[Match] = []
             for work_id, ranges in sorted(candidates.get(i, {}).items()):
-                matches.extend(self._verify(item, windows[i], self._work(work_id), ranges))
+                matches.extend(verify(item, windows[i], self._work(work_id), ranges, self.options, fp.params))
             matches.sort(key=lambda m: (m.scanned_span[0], m.work_id))
             yield item, matches
 
-    def _work(self, work_id: int) -> _Work:
+    def _work(self, work_id: int) -> WorkSide:
         cached = self._works.get(work_id)
         if cached is not None:
             self._works.move_to_end(work_id)
             return cached
-        text = self.store.work_text(work_id)
-        passages = self.fingerprinter.passages(self.fingerprinter.tokenize(text))
-        mask = _common_mask(len(passages.tokens), self.store.common_positions(work_id), self.fingerprinter.params)
-        work = _Work(
-            record=self.store.work(work_id),
-            text=text,
-            passages=passages,
+        work = WorkSide.build(
+            self.fingerprinter,
+            self.store.work(work_id),
+            self.store.work_text(work_id),
             cues=self.store.cues(work_id),
             consent=self.store.consent(work_id),
-            common=np.concatenate([[0], np.cumsum(mask, dtype=np.int64)]),
+            common_positions=self.store.common_positions(work_id),
         )
         self._works[work_id] = work
         if len(self._works) > self._cache_works:
             self._works.popitem(last=False)
         return work
 
-    def _verify(self, item: ScanItem, scanned: Passages, work: _Work, ranges: list[tuple[int, int]]) -> list[Match]:
-        opts = self.options
-        margin = self.fingerprinter.params.passage_words
-        mask = np.zeros(len(work.passages.tokens), dtype=np.bool_)
-        for start, end in ranges:
-            mask[max(0, start - margin) : end + margin] = True
-        alignments = align(
-            scanned.tokens.hashes,
-            work.passages.tokens.hashes,
-            seed_words=opts.seed_words,
-            max_gap=opts.max_gap,
-            b_mask=mask,
-        )
-        found = []
-        for al in alignments:
-            if al.matched < opts.min_words or al.similarity < opts.min_score:
-                continue
-            evidence = work.evidence(al)
-            if evidence >= opts.min_words:
-                found.append(self._match(item, scanned, work, al, evidence))
-        return found
 
-    def _match(self, item: ScanItem, scanned: Passages, work: _Work, al: Alignment, evidence: int) -> Match:
-        a_span = scanned.tokens.char_span(al.a_start, al.a_end)
-        b_span = work.passages.tokens.char_span(al.b_start, al.b_end)
-        work_time = _time_range(work.cues, b_span)
-        return Match(
-            work_id=work.record.work_id,
-            source=work.record.source,
-            title=work.record.title,
-            kind=work.record.kind,
-            scanned=item.scanned,
-            record_id=item.record_id,
-            score=al.similarity,
-            estimated_similarity=_estimated_similarity(scanned, work.passages, al),
-            containment=al.containment,
-            verbatim_words=al.longest,
-            matched_words=al.matched,
-            evidence_words=evidence,
-            scanned_span=a_span,
-            work_span=b_span,
-            scanned_excerpt=item.text[a_span[0] : a_span[1]],
-            work_excerpt=work.text[b_span[0] : b_span[1]],
-            work_time=work_time,
-            link=_link(work.record, work_time),
-            consent_status=work.consent[0] if work.consent else None,
-            consent_summary=work.consent[1] if work.consent else None,
-        )
+def verify(
+    item: ScanItem,
+    scanned: Passages,
+    work: WorkSide,
+    ranges: Iterable[tuple[int, int]],
+    options: AuditOptions,
+    params: IndexParams,
+) -> list[Match]:
+    """The verified matches of one scanned text with one candidate work; a pure function of its inputs.
+
+    ``scanned`` are the text's windows (``Fingerprinter.passages`` at ``options.scan_stride``);
+    ``ranges`` the work's candidate token ranges ``[start, end)`` (passages sharing a band key, anchor
+    runs), in any order: alignment is restricted to them, widened by a passage length each way.
+    """
+    margin = params.passage_words
+    mask = np.zeros(len(work.passages.tokens), dtype=np.bool_)
+    for start, end in ranges:
+        mask[max(0, start - margin) : end + margin] = True
+    alignments = align(
+        scanned.tokens.hashes,
+        work.passages.tokens.hashes,
+        seed_words=options.seed_words,
+        max_gap=options.max_gap,
+        b_mask=mask,
+    )
+    found = []
+    for al in alignments:
+        if al.matched < options.min_words or al.similarity < options.min_score:
+            continue
+        evidence = work.evidence(al)
+        if evidence >= options.min_words:
+            found.append(_match(item, scanned, work, al, evidence))
+    return found
 
 
-def _link(record: WorkRecord, work_time: tuple[float, float] | None) -> str | None:
+def _match(item: ScanItem, scanned: Passages, work: WorkSide, al: Alignment, evidence: int) -> Match:
+    a_span = scanned.tokens.char_span(al.a_start, al.a_end)
+    b_span = work.passages.tokens.char_span(al.b_start, al.b_end)
+    work_time = _time_range(work.cues, b_span)
+    return Match(
+        work_id=work.work_id,
+        source=work.source,
+        title=work.title,
+        kind=work.kind,
+        scanned=item.scanned,
+        record_id=item.record_id,
+        score=al.similarity,
+        estimated_similarity=_estimated_similarity(scanned, work.passages, al),
+        containment=al.containment,
+        verbatim_words=al.longest,
+        matched_words=al.matched,
+        evidence_words=evidence,
+        scanned_span=a_span,
+        work_span=b_span,
+        scanned_excerpt=item.text[a_span[0] : a_span[1]],
+        work_excerpt=work.text[b_span[0] : b_span[1]],
+        work_time=work_time,
+        link=_link(work, work_time),
+        consent_status=work.consent[0] if work.consent else None,
+        consent_summary=work.consent[1] if work.consent else None,
+    )
+
+
+def _link(work: WorkSide, work_time: tuple[float, float] | None) -> str | None:
     """Where to see the passage: a video at the second it starts, a web page, else nothing."""
-    video_id = record.metadata.get("video_id")
-    if record.kind == "youtube" and isinstance(video_id, str):
+    video_id = work.metadata.get("video_id")
+    if work.kind == "youtube" and isinstance(video_id, str):
         return youtube_url(video_id, start_s=work_time[0] if work_time else None)
-    if record.source.startswith(("http://", "https://")):
-        return record.source
+    if work.source.startswith(("http://", "https://")):
+        return work.source
     return None
 
 

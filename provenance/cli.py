@@ -33,13 +33,14 @@ from indexes.maintenance import compact as compact_index
 from indexes.maintenance import remove_works
 from provenance.audit import AuditOptions, Auditor
 from provenance.datasets import DatasetOptions, dataset_format, looks_like_dataset
-from provenance.errors import ExitCode, ProvenanceError
+from provenance.errors import ExitCode, ProvenanceError, SparkUnavailableError
 from provenance.ingest import AddEvent, add_catalog, add_sources
 from provenance.inputs import STDIN, InputFailure, InputOptions, ScanItem, read_inputs
 from provenance.match import Match, format_time_range
 from provenance.report import format_for, render, write_report
 from provenance.runs import RunRecorder, SaveOutcome, list_runs, load_run, open_index, save_run, sync_pending
 from provenance.scan import ScanOptions, ScanProgress, ScanSummary, ShardReport, scan_dataset
+from provenance.spark import read_matches, scan_with_spark
 from provenance.sql import DEFAULT_LIMIT, QueryResult, export_views, format_result, run_query, views
 from provenance.verify import Verification, verify_manifest
 from provenance.version import __version__
@@ -52,6 +53,13 @@ class Lookup(str, Enum):
 
     memory = "memory"
     duckdb = "duckdb"
+
+
+class Engine(str, Enum):
+    """Where a dataset scan runs."""
+
+    local = "local"
+    spark = "spark"
 
 
 class ReportFormat(str, Enum):
@@ -283,6 +291,15 @@ def audit(
     restart: Annotated[
         bool, typer.Option("--restart", help="Scan a dataset anew instead of resuming an interrupted scan.")
     ] = False,
+    engine: Annotated[
+        Engine,
+        typer.Option(help="Where a dataset scan runs: this machine, or Apache Spark (pip install '.[spark]')."),
+    ] = Engine.local,
+    spark_master: Annotated[str, typer.Option(help="Spark master URL (--engine spark).")] = "local[*]",
+    spark_out: Annotated[
+        Path | None,
+        typer.Option(help="Where --engine spark writes matches.parquet (default: INDEX.spark/ beside the index)."),
+    ] = None,
     jsonl: Annotated[bool, typer.Option("--jsonl", help="Read every input (stdin too) as JSON Lines.")] = False,
     min_words: Annotated[
         int,
@@ -320,6 +337,13 @@ def audit(
     3 some input could not be read (the rest was audited), 4 index error, 130 interrupted.
     """
     options = AuditOptions(min_words=min_words, min_score=min_score, lookup=lookup.value)
+    if engine is Engine.spark:
+        on_spark = _AuditRun(as_json=as_json)
+        with _errors(verbose), _jsonl_sink(output) as sink:
+            for source in inputs:
+                on_spark.record(_spark_scan(index, source, field, id_field, options, spark_master, spark_out), sink)
+        on_spark.finish(fail_on_match=fail_on_match)
+        return
     if dataset or any(_is_dataset(i) for i in inputs):
         scan = ScanOptions(workers=workers, restart=restart)
         dataset_options = DatasetOptions(field=field, id_field=id_field)
@@ -348,6 +372,22 @@ def audit(
         if record:
             _print_saved(save_run(index, finished))
     run.finish(fail_on_match=fail_on_match)
+
+
+def _spark_scan(
+    index: Path, dataset: str, field: str, id_field: str | None, options: AuditOptions, master: str, out: Path | None
+) -> list[Match]:
+    """Scan one Parquet dataset on Spark and read its matches back (see provenance/spark.py)."""
+    out_dir = out or Path(f"{index}.spark")
+    try:
+        matches = scan_with_spark(
+            index, dataset, field=field, id_field=id_field, out_dir=out_dir, master=master, options=options
+        )
+    except ImportError as exc:
+        msg = f"the Spark engine needs pip install 'provenance-audit[spark]' and Java 17 or newer ({exc})"
+        raise SparkUnavailableError(msg) from exc
+    err.print(f"Spark wrote the matches of {dataset} to {matches}")
+    return read_matches(matches)
 
 
 def _is_dataset(source: str) -> bool:

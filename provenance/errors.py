@@ -62,6 +62,12 @@ class QueryError(ProvenanceError):
     exit_code = ExitCode.QUERY_ERROR
 
 
+class SparkUnavailableError(ProvenanceError):
+    """The Spark engine was asked for, but PySpark or Java is missing."""
+
+    exit_code = ExitCode.USAGE
+
+
 class OutputError(ProvenanceError):
     """A report, manifest or export file could not be written."""
 
