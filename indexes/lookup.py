@@ -173,8 +173,15 @@ class MemoryLookup:
         """``(probe, row)`` for every row of ``sorted_keys`` equal to a probe's key."""
         kept = maybe(keys)
         probe, keys = _unique_pairs(probe[kept], keys[kept])
-        lo = np.searchsorted(sorted_keys, keys, side="left")
-        hi = np.searchsorted(sorted_keys, keys, side="right")
+        # Search the distinct keys in ascending order (neighbouring searches share cache lines), left
+        # bounds first; most keys past the filter are absent, and only present ones need a right bound.
+        distinct, back = np.unique(keys, return_inverse=True)
+        lo_distinct = np.searchsorted(sorted_keys, distinct, side="left")
+        present = lo_distinct < sorted_keys.shape[0]
+        present[present] = sorted_keys[lo_distinct[present]] == distinct[present]
+        hi_distinct = lo_distinct.copy()
+        hi_distinct[present] = np.searchsorted(sorted_keys, distinct[present], side="right")
+        lo, hi = lo_distinct[back], hi_distinct[back]
         count = hi - lo
         total = int(count.sum())
         offsets = np.repeat(lo - (np.cumsum(count) - count), count)

@@ -298,7 +298,7 @@ def m004_scans(con: duckdb.DuckDBPyConnection) -> None:
     """
     con.execute(
         """
-        CREATE TABLE scans (
+        CREATE TABLE IF NOT EXISTS scans (
             scan_id VARCHAR NOT NULL,
             scan_key VARCHAR NOT NULL,
             started_at TIMESTAMPTZ NOT NULL,
@@ -313,7 +313,7 @@ def m004_scans(con: duckdb.DuckDBPyConnection) -> None:
     )
     con.execute(
         """
-        CREATE TABLE scan_shards (
+        CREATE TABLE IF NOT EXISTS scan_shards (
             scan_id VARCHAR NOT NULL,
             shard VARCHAR NOT NULL,
             size BIGINT NOT NULL,
@@ -332,7 +332,7 @@ def m004_scans(con: duckdb.DuckDBPyConnection) -> None:
     )
     con.execute(
         """
-        CREATE TABLE scan_failures (
+        CREATE TABLE IF NOT EXISTS scan_failures (
             scan_id VARCHAR NOT NULL,
             shard VARCHAR NOT NULL,
             location VARCHAR NOT NULL,
@@ -342,7 +342,7 @@ def m004_scans(con: duckdb.DuckDBPyConnection) -> None:
     )
     con.execute(
         """
-        CREATE TABLE scan_matches (
+        CREATE TABLE IF NOT EXISTS scan_matches (
             scan_id VARCHAR NOT NULL,
             shard VARCHAR NOT NULL,
             record_id VARCHAR,

@@ -172,14 +172,22 @@ class Auditor:
             ),
         )
         candidates: dict[int, dict[int, list[tuple[int, int]]]] = defaultdict(lambda: defaultdict(list))
-        for hits in found:
+        banded: set[tuple[int, int]] = set()
+        anchored: dict[tuple[int, int], set[int]] = defaultdict(set)
+        for kind, hits in enumerate(found):
             for probe, work_id, start, end in zip(
                 hits.probe.tolist(), hits.work_id.tolist(), hits.start.tolist(), hits.end.tolist(), strict=True
             ):
                 candidates[probe][work_id].append((start, end))
+                if kind == 0:
+                    banded.add((probe, work_id))
+                else:
+                    anchored[probe, work_id].add(start)
         for i, item in enumerate(batch):
             matches: list[Match] = []
             for work_id, ranges in sorted(candidates.get(i, {}).items()):
+                if not is_candidate(band_hits=int((i, work_id) in banded), anchor_hits=len(anchored[i, work_id])):
+                    continue
                 matches.extend(verify(item, windows[i], self._work(work_id), ranges, self.options, fp.params))
             matches.sort(key=lambda m: (m.scanned_span[0], m.work_id))
             yield item, matches
@@ -274,6 +282,18 @@ def _link(work: WorkSide, work_time: tuple[float, float] | None) -> str | None:
     if work.source.startswith(("http://", "https://")):
         return work.source
     return None
+
+
+MIN_ANCHORS = 2
+
+
+def is_candidate(*, band_hits: int, anchor_hits: int) -> bool:
+    """Whether a work is worth verifying against a scanned text: an LSH band in common, or two anchors.
+
+    One anchor alone is mostly an uncommon 5-word phrase shared by chance; any shared run of 20 words
+    or more is guaranteed two (two disjoint winnowing windows), so short quotes are still found.
+    """
+    return band_hits > 0 or anchor_hits >= MIN_ANCHORS
 
 
 def _concat(arrays: list[npt.NDArray[np.int64]]) -> npt.NDArray[np.int64]:

@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 
 from connectors import sha256_hex
 from indexes import Fingerprinter, IndexParametersError, IndexParams, IndexStore
-from provenance.audit import AuditOptions, WorkSide, verify
+from provenance.audit import MIN_ANCHORS, AuditOptions, WorkSide, verify
 from provenance.inputs import ScanItem
 from provenance.match import Match, format_time_range
 
@@ -417,13 +417,14 @@ def _plan(
     hits = (
         probes.where(F.col("kind") == BAND)
         .join(bands, "key")
-        .select("scanned", "work_id", F.col("token_start").alias("start"), F.col("token_end").alias("end"))
+        .select("scanned", "work_id", "kind", F.col("token_start").alias("start"), F.col("token_end").alias("end"))
         .unionByName(
             probes.where(F.col("kind") == ANCHOR)
             .join(anchors, "key")
             .select(
                 "scanned",
                 "work_id",
+                "kind",
                 F.col("token_pos").alias("start"),
                 (F.col("token_pos") + F.lit(run)).alias("end"),
             )
@@ -431,7 +432,14 @@ def _plan(
     )
     candidates = (
         hits.groupBy("scanned", "work_id")
-        .agg(F.collect_set(F.array(F.col("start").cast("long"), F.col("end").cast("long"))).alias("ranges"))
+        .agg(
+            F.collect_set(F.array(F.col("start").cast("long"), F.col("end").cast("long"))).alias("ranges"),
+            F.count(F.when(F.col("kind") == BAND, 1)).alias("band_hits"),
+            F.countDistinct(F.when(F.col("kind") == ANCHOR, F.col("start"))).alias("anchor_hits"),
+        )
+        # the local engine's rule (audit.is_candidate), as a column expression
+        .where((F.col("band_hits") > 0) | (F.col("anchor_hits") >= MIN_ANCHORS))
+        .drop("band_hits", "anchor_hits")
         .persist()
     )
     pairs = F.broadcast(candidates) if candidates.count() <= BROADCAST_CANDIDATES else candidates
