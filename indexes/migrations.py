@@ -368,10 +368,26 @@ def m004_scans(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def m005_catalog_failures(con: duckdb.DuckDBPyConnection) -> None:
+    """Catalog rows that could not be indexed in the latest run over each catalog, with the reason."""
+    con.execute(
+        """
+        CREATE TABLE catalog_failures (
+            catalog VARCHAR NOT NULL,
+            location VARCHAR NOT NULL,
+            source VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL,
+            failed_at TIMESTAMPTZ NOT NULL
+        )
+        """
+    )
+
+
 MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (
     m001_create_tables,
     m002_consent,
     m003_audits,
     m004_scans,
+    m005_catalog_failures,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

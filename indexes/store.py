@@ -474,6 +474,22 @@ class IndexStore:
         """A candidate lookup over this index: arrays in memory, or joins in DuckDB."""
         return MemoryLookup(self.con) if engine == "memory" else DuckDBLookup(self.con)
 
+    def record_catalog_failures(self, catalog: str, failures: Sequence[tuple[str, str, str]]) -> None:
+        """Replace the recorded failures of ``catalog`` by ``(location, source, reason)`` of its latest run."""
+        now = datetime.now(timezone.utc)
+        self.con.begin()
+        try:
+            self.con.execute("DELETE FROM catalog_failures WHERE catalog = ?", [catalog])
+            if failures:
+                self.con.executemany(
+                    "INSERT INTO catalog_failures VALUES (?, ?, ?, ?, ?)",
+                    [(catalog, location, source, reason, now) for location, source, reason in failures],
+                )
+            self.con.commit()
+        except BaseException:
+            self.con.rollback()
+            raise
+
     def consent(self, work_id: int) -> tuple[str, str] | None:
         """``(status, summary)`` of the rights signals recorded when the work was retrieved, if any."""
         row = self._row("SELECT status, summary FROM consent WHERE work_id = ?", [work_id])

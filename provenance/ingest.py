@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from connectors import ConnectorError, Document, connector_for
@@ -151,19 +152,23 @@ def add_catalog(
     A catalog is CSV or JSON Lines naming sources with creator, rights holder, licence or consent and
     the organization's id; every work of a row carries them. Rows already indexed from a network
     connector are skipped unless ``refresh``, so an interrupted catalog run resumes; files are re-read
-    and replaced only if changed.
+    and replaced only if changed. The failures of the run replace the catalog's rows in the index's
+    ``catalog_failures`` table.
     """
     summary = AddSummary()
+    failures: list[tuple[str, str, str]] = []
     for row in catalog_rows(catalog):
-        events = (
-            [AddEvent(row.source, "failed", reason=row.reason)]
-            if isinstance(row, InputFailure)
-            else _add_row(store, row, available, refresh=refresh)
-        )
+        if isinstance(row, InputFailure):
+            events = [AddEvent(row.source, "failed", reason=row.reason)]
+            failures.append((row.source, "", row.reason))
+        else:
+            events = _add_row(store, row, available, refresh=refresh)
+            failures.extend((f"{catalog}:{row.line}", row.source, e.reason) for e in events if e.outcome == "failed")
         for event in events:
             summary.record(event)
             if on_event is not None:
                 on_event(event)
+    store.record_catalog_failures(str(Path(catalog).resolve()), failures)
     if summary.counts["added"] or summary.counts["replaced"]:
         store.refresh_common()
     return summary

@@ -81,3 +81,23 @@ def test_remove_and_compact(tmp_path):
     assert "compacted" in compacted.stderr
     listed = invoke("works", "--index", str(index), "--json")
     assert [json.loads(line)["source"] for line in listed.stdout.splitlines()] == [str(works / "b.txt")]
+
+
+def test_catalog_failures_are_recorded_in_the_index_and_cleared_when_fixed(tmp_path):
+    (tmp_path / "a.txt").write_text(WORK, encoding="utf-8")
+    catalog = tmp_path / "catalog.jsonl"
+    rows = [
+        {"source": "a.txt", "creator": "Ada", "rights_holder": "HP", "licence": "CC-BY-4.0", "org_id": "1"},
+        {"source": "b.txt", "creator": "Bo", "rights_holder": "HP", "licence": "CC-BY-4.0", "org_id": "2"},
+    ]
+    catalog.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    index = tmp_path / "i.duckdb"
+    assert invoke("add", "--catalog", str(catalog), "--index", str(index)).exit_code == 3
+    failures = invoke("sql", "SELECT location FROM main.catalog_failures", "--index", str(index), "--format", "json")
+    assert [r["location"] for r in json.loads(failures.stdout)] == [f"{catalog}:2"]
+    (tmp_path / "b.txt").write_text(WORK.replace("harbour", "meadow"), encoding="utf-8")
+    assert invoke("add", "--catalog", str(catalog), "--index", str(index)).exit_code == 0
+    failures = invoke(
+        "sql", "SELECT count(*) AS n FROM main.catalog_failures", "--index", str(index), "--format", "json"
+    )
+    assert json.loads(failures.stdout) == [{"n": 0}]

@@ -156,6 +156,7 @@ def test_an_index_from_before_stored_runs_is_upgraded_by_audit(tmp_path, make_in
         con.execute(f"DROP VIEW research.{view}")
     con.execute("DROP SCHEMA research")
     for table in (
+        "catalog_failures",
         "scan_matches",
         "scan_failures",
         "scan_shards",
