@@ -69,6 +69,43 @@ class Match:
         return out
 
 
+MATCH_COLUMNS = (
+    "scanned, record_id, score, estimated_similarity, containment, verbatim_words, matched_words, "
+    "evidence_words, scanned_start, scanned_end, work_start, work_end, work_time_start, work_time_end, "
+    "link, scanned_excerpt, work_excerpt"
+)
+"""The columns a stored match row holds (tables ``matches`` and ``scan_matches``), in this order."""
+
+
+def stored_match(
+    row: tuple[Any, ...], *, work_id: int, source: str, title: str, kind: str, consent: tuple[str | None, str | None]
+) -> Match:
+    """A ``Match`` from a row of ``MATCH_COLUMNS`` and the work it is about (as stored with the run or scan)."""
+    r = row
+    return Match(
+        work_id=work_id,
+        source=source,
+        title=title,
+        kind=kind,
+        scanned=r[0],
+        record_id=r[1],
+        score=float(r[2]),
+        estimated_similarity=float(r[3]),
+        containment=float(r[4]),
+        verbatim_words=int(r[5]),
+        matched_words=int(r[6]),
+        evidence_words=int(r[7]),
+        scanned_span=(int(r[8]), int(r[9])),
+        work_span=(int(r[10]), int(r[11])),
+        work_time=None if r[12] is None else (float(r[12]), float(r[13])),
+        link=r[14],
+        scanned_excerpt=r[15],
+        work_excerpt=r[16],
+        consent_status=consent[0],
+        consent_summary=consent[1],
+    )
+
+
 def format_timestamp(seconds: float) -> str:
     """``M:SS`` or ``H:MM:SS``."""
     total = int(seconds)

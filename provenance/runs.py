@@ -41,7 +41,7 @@ from indexes.store import first_row
 from provenance.errors import AuditNotFoundError, OutputError
 from provenance.inputs import STDIN, InputFailure, ScanItem
 from provenance.manifest import manifest_for
-from provenance.match import Match
+from provenance.match import MATCH_COLUMNS, Match, stored_match
 from provenance.version import __version__
 
 if TYPE_CHECKING:
@@ -728,34 +728,17 @@ def _load_works(con: duckdb.DuckDBPyConnection, audit_id: str) -> Iterator[WorkS
 
 def _load_matches(con: duckdb.DuckDBPyConnection, audit_id: str, works: dict[int, WorkSnapshot]) -> Iterator[Match]:
     rows = con.execute(
-        "SELECT work_id, scanned, record_id, score, estimated_similarity, containment, verbatim_words, "
-        "matched_words, evidence_words, scanned_start, scanned_end, work_start, work_end, work_time_start, "
-        "work_time_end, link, scanned_excerpt, work_excerpt FROM matches WHERE audit_id = ? ORDER BY match_no",
-        [audit_id],
+        f"SELECT work_id, {MATCH_COLUMNS} FROM matches WHERE audit_id = ? ORDER BY match_no", [audit_id]
     ).fetchall()
     for r in rows:
         work = works[int(r[0])]
-        yield Match(
+        yield stored_match(
+            r[1:],
             work_id=work.work_id,
             source=work.source,
             title=work.title,
             kind=work.kind,
-            scanned=r[1],
-            record_id=r[2],
-            score=float(r[3]),
-            estimated_similarity=float(r[4]),
-            containment=float(r[5]),
-            verbatim_words=int(r[6]),
-            matched_words=int(r[7]),
-            evidence_words=int(r[8]),
-            scanned_span=(int(r[9]), int(r[10])),
-            work_span=(int(r[11]), int(r[12])),
-            scanned_excerpt=r[16],
-            work_excerpt=r[17],
-            work_time=None if r[13] is None else (float(r[13]), float(r[14])),
-            consent_status=work.consent_status,
-            consent_summary=work.consent_summary,
-            link=r[15],
+            consent=(work.consent_status, work.consent_summary),
         )
 
 

@@ -43,7 +43,7 @@ from indexes import IndexStore
 from provenance.audit import AuditOptions, Auditor
 from provenance.datasets import DatasetOptions, ReadProgress, Shard, ShardFailure, find_shards, read_shard
 from provenance.inputs import InputFailure, ScanItem
-from provenance.match import Match
+from provenance.match import MATCH_COLUMNS, Match, stored_match
 from provenance.version import __version__
 
 if TYPE_CHECKING:
@@ -698,38 +698,15 @@ def stored_matches(store: IndexStore, scan_id: str, shard: str | None = None) ->
     """The matches a scan stored, in shard and record order, rebuilt as ``Match`` values."""
     if not _has_scans(store):
         return
+    columns = ", ".join(f"m.{c}" for c in MATCH_COLUMNS.split(", "))
     sql = (
-        "SELECT m.work_id, w.source, w.title, w.kind, m.scanned, m.record_id, m.score, m.estimated_similarity, "
-        "m.containment, m.verbatim_words, m.matched_words, m.evidence_words, m.scanned_start, m.scanned_end, "
-        "m.work_start, m.work_end, m.scanned_excerpt, m.work_excerpt, m.work_time_start, m.work_time_end, "
-        "c.status, c.summary, m.link "
+        f"SELECT m.work_id, w.source, w.title, w.kind, c.status, c.summary, {columns} "
         "FROM scan_matches m JOIN works w USING (work_id) LEFT JOIN consent c USING (work_id) "
         "WHERE m.scan_id = ? AND (? IS NULL OR m.shard = ?) "
         "ORDER BY m.shard, m.scanned, m.scanned_start, m.work_id"
     )
     for r in store.con.execute(sql, [scan_id, shard, shard]).fetchall():
-        yield Match(
-            work_id=int(r[0]),
-            source=r[1],
-            title=r[2],
-            kind=r[3],
-            scanned=r[4],
-            record_id=r[5],
-            score=float(r[6]),
-            estimated_similarity=float(r[7]),
-            containment=float(r[8]),
-            verbatim_words=int(r[9]),
-            matched_words=int(r[10]),
-            evidence_words=int(r[11]),
-            scanned_span=(int(r[12]), int(r[13])),
-            work_span=(int(r[14]), int(r[15])),
-            scanned_excerpt=r[16],
-            work_excerpt=r[17],
-            work_time=None if r[18] is None else (float(r[18]), float(r[19])),
-            consent_status=r[20],
-            consent_summary=r[21],
-            link=r[22],
-        )
+        yield stored_match(r[6:], work_id=int(r[0]), source=r[1], title=r[2], kind=r[3], consent=(r[4], r[5]))
 
 
 @dataclass(frozen=True)
