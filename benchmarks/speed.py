@@ -55,10 +55,12 @@ def fingerprint(docs: int, words: int, seed: int) -> None:
     for t in texts:
         fp.passages(fp.tokenize(t))
     ours = _rate("provenance: work side (passages every 10 words + anchors)", megabytes, time.perf_counter() - started)
+    stride = AuditOptions().scan_stride
     started = time.perf_counter()
     for t in texts:
-        fp.passages(fp.tokenize(t), stride=5)
-    _rate("provenance: scan side (windows every 5 words + anchors)", megabytes, time.perf_counter() - started, ours)
+        fp.passages(fp.tokenize(t), stride=stride)
+    label = f"provenance: scan side (windows every {stride} words + anchors)"
+    _rate(label, megabytes, time.perf_counter() - started, ours)
     started = time.perf_counter()
     for t in texts:
         tokens = fp.tokenize(t)

@@ -39,7 +39,7 @@ class AuditOptions:
 
     min_words: int = 30
     min_score: float = 0.5
-    scan_stride: int = 5
+    scan_stride: int = 10
     seed_words: int = 4
     max_gap: int = 16
     batch_size: int = 64
