@@ -39,7 +39,7 @@ from provenance.inputs import STDIN, InputFailure, InputOptions, ScanItem, read_
 from provenance.match import Match, format_time_range
 from provenance.report import format_for, render, write_report
 from provenance.runs import RunRecorder, SaveOutcome, list_runs, load_run, open_index, save_run, sync_pending
-from provenance.scan import ScanOptions, ScanProgress, ScanSummary, ShardReport, scan_dataset
+from provenance.scan import ScanOptions, ScanProgress, ScanSummary, ShardReport, import_matches, scan_dataset
 from provenance.spark import read_matches, scan_with_spark
 from provenance.sql import DEFAULT_LIMIT, QueryResult, export_views, format_result, run_query, views
 from provenance.verify import Verification, verify_manifest
@@ -342,6 +342,10 @@ def audit(
         with _errors(verbose), _jsonl_sink(output) as sink:
             for source in inputs:
                 on_spark.record(_spark_scan(index, source, field, id_field, options, spark_master, spark_out), sink)
+            scan_id = import_matches(
+                index, inputs, on_spark.matches, dataset=DatasetOptions(field=field, id_field=id_field), audit=options
+            )
+        err.print(f"stored as scan {scan_id} in {index}")
         on_spark.finish(fail_on_match=fail_on_match)
         return
     if dataset or any(_is_dataset(i) for i in inputs):

@@ -491,6 +491,45 @@ def _store_result(con: duckdb.DuckDBPyConnection, scan_id: str, result: _ShardRe
         raise
 
 
+def import_matches(
+    index: str | Path,
+    sources: Sequence[str],
+    matches: Sequence[Match],
+    *,
+    dataset: DatasetOptions | None = None,
+    audit: AuditOptions | None = None,
+    engine: str = "spark",
+) -> str:
+    """Store matches found elsewhere (the Spark engine) as a finished scan; returns its scan id.
+
+    Matches are grouped into shards by the path part of ``scanned`` (``PATH#RECORD_ID``); each shard is
+    written in one transaction like a local scan's, so ``stored_matches`` and the SQL views see them.
+    Shards are not statted (they may be URLs only the cluster reads), so a later local scan of the same
+    data does not resume from these.
+    """
+    dataset = dataset or DatasetOptions()
+    audit = audit or AuditOptions()
+    by_shard: dict[str, list[Match]] = {}
+    for match in matches:
+        by_shard.setdefault(match.scanned.rsplit("#", 1)[0], []).append(match)
+    shards = [Shard(path, "parquet", None, 0, 0) for path in sorted(by_shard)]
+    with IndexStore.open(index, tool_version=__version__) as store:
+        digest = store.state().digest
+        key = f"{engine}:" + scan_key(shards, dataset, audit, digest)
+        store.con.begin()
+        try:
+            scan_id = _new_scan(store.con, key, digest, sources, shards, dataset, audit)
+            store.con.commit()
+        except BaseException:
+            store.con.rollback()
+            raise
+        for shard in shards:
+            report = ShardReport(shard=shard.path, status="done", matches=tuple(by_shard[shard.path]))
+            _store_result(store.con, scan_id, _ShardResult(shard, report))
+        _finish(store.con, scan_id, shards)
+    return scan_id
+
+
 # -- the spool: finished shards of a parallel run, waiting for the index ----------------------------
 
 

@@ -225,3 +225,9 @@ def test_the_cli_runs_a_scan_on_spark(corpus, tmp_path):
         (m.record_id, m.work_id, m.work_span) for m in expected
     )
     assert "matches.parquet" in result.stderr
+    scan_id = result.stderr.split("stored as scan ", 1)[1].split()[0]
+    from provenance.scan import stored_matches  # noqa: PLC0415 - this test only
+
+    with IndexStore.open(index, read_only=True) as store:
+        stored = list(stored_matches(store, scan_id))
+    assert sorted(key(m) for m in stored) == sorted(key(m) for m in expected)
