@@ -471,8 +471,28 @@ class IndexStore:
         return [(int(a), int(b), float(c), float(d)) for a, b, c, d in rows]
 
     def lookup(self, engine: Literal["memory", "duckdb"] = "memory") -> Lookup:
-        """A candidate lookup over this index: arrays in memory, or joins in DuckDB."""
-        return MemoryLookup(self.con) if engine == "memory" else DuckDBLookup(self.con)
+        """A candidate lookup over this index: arrays in memory, or joins in DuckDB.
+
+        For large indexes the arrays are cached in ``INDEX.lookup/`` beside the file, keyed by what
+        they were built from, so later processes memory-map them instead of rebuilding.
+        """
+        if engine == "duckdb":
+            return DuckDBLookup(self.con)
+        return MemoryLookup(self.con, cache=Path(f"{self.path}.lookup"), version=self._lookup_version())
+
+    def _lookup_version(self) -> str:
+        """What the lookup arrays depend on: the works, the parameters, the passage ids and the index's birth."""
+        state = self.state()
+        created = self._row("SELECT value FROM meta WHERE key = 'created_at'")
+        parts = [
+            state.digest,
+            self.params.to_json(),
+            str(state.passages),
+            str(self._int("SELECT coalesce(max(passage_id), 0) FROM passages")),
+            str(self._int("SELECT count(*) FROM common_anchors")),
+            str(created[0] if created else ""),
+        ]
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
     def record_catalog_failures(self, catalog: str, failures: Sequence[tuple[str, str, str]]) -> None:
         """Replace the recorded failures of ``catalog`` by ``(location, source, reason)`` of its latest run."""

@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from indexes import IndexStore, NewWork
+from indexes import lookup as lookup_module
 from indexes.lookup import KeyFilter
 
 WORDS = [f"w{i}" for i in range(3000)]
@@ -92,3 +93,29 @@ def test_key_filter_never_drops_a_present_key(keys, other):
     maybe = KeyFilter(present)
     assert maybe(present).all()
     assert maybe(np.array([other], dtype=np.int64)).shape == (1,)
+
+
+def test_arrays_are_cached_beside_the_index_and_rebuilt_when_it_changes(filled, index_path, monkeypatch):
+    monkeypatch.setattr(lookup_module, "CACHE_MIN_BANDS", 0)
+    fp = filled.fingerprinter
+    scanned = fp.passages(fp.tokenize(" ".join(WORDS[100:170])), stride=5)
+    keys = scanned.keys.reshape(-1)
+    probe = np.zeros(keys.shape, dtype=np.int64)
+    built = filled.lookup("memory")
+    cache = index_path.with_name(index_path.name + ".lookup")
+    assert (cache / "version").is_file()
+    loaded = filled.lookup("memory")
+    assert isinstance(loaded.band_keys, np.memmap)
+    assert loaded.bands(probe, keys).work_id.tolist() == built.bands(probe, keys).work_id.tolist()
+    version = (cache / "version").read_text()
+    add(filled, "f", WORDS[120:400])
+    filled.refresh_common()
+    rebuilt = filled.lookup("memory")
+    assert (cache / "version").read_text() != version
+    assert not isinstance(rebuilt.band_keys, np.memmap)
+    assert set(rebuilt.bands(probe, keys).work_id.tolist()) == {1, 6}
+
+
+def test_small_indexes_leave_no_cache(filled, index_path):
+    filled.lookup("memory")
+    assert not index_path.with_name(index_path.name + ".lookup").exists()
