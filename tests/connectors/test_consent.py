@@ -1,11 +1,9 @@
 import hashlib
 import json
-import threading
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from localhttp import Route
 
 from connectors._robots import RobotsRules
 from connectors.consent import (
@@ -20,48 +18,6 @@ from connectors.fetcher import Fetcher, decode_robots
 
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples" / "web"
 needs_samples = pytest.mark.skipif(not SAMPLES.is_dir(), reason="shared/samples/web is not beside the repository")
-
-# --- a real HTTP server on 127.0.0.1 ----------------------------------------------------------------
-
-
-@dataclass
-class Route:
-    status: int = 200
-    body: bytes = b""
-    headers: tuple[tuple[str, str], ...] = (("Content-Type", "text/html; charset=utf-8"),)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self):
-        server = self.server
-        server.requests.append(self.path)
-        route = server.routes.get(self.path, Route(404, b"not found", (("Content-Type", "text/plain"),)))
-        try:
-            self.send_response(route.status)
-            for name, value in route.headers:
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(route.body)))
-            self.end_headers()
-            self.wfile.write(route.body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.daemon_threads = True
-    httpd.routes = {}
-    httpd.requests = []
-    httpd.base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
 
 
 @pytest.fixture

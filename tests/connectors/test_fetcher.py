@@ -3,12 +3,10 @@ import shutil
 import socket
 import ssl
 import subprocess
-import threading
 import time
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from localhttp import Route, serve
 
 from connectors import fetcher as fetcher_module
 from connectors.errors import (
@@ -23,53 +21,6 @@ from connectors.errors import (
     UnsupportedSourceError,
 )
 from connectors.fetcher import AGENT_NAME, Fetcher, address_problem, decode_robots, tool_version, user_agent
-
-# --- a real HTTP server on 127.0.0.1 ----------------------------------------------------------------
-
-
-@dataclass
-class Route:
-    status: int = 200
-    body: bytes = b""
-    headers: tuple[tuple[str, str], ...] = (("Content-Type", "text/html; charset=utf-8"),)
-    delay: float = 0.0
-    length: bool = True  # send Content-Length (else the body ends when the connection closes)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self):
-        server = self.server
-        server.requests.append((self.path, self.headers.get("User-Agent"), self.headers.get("Accept-Encoding")))
-        route = server.routes.get(self.path, Route(404, b"not found", (("Content-Type", "text/plain"),)))
-        if route.delay:
-            time.sleep(route.delay)
-        try:
-            self.send_response(route.status)
-            for name, value in route.headers:
-                self.send_header(name, value.replace("{base}", server.base))
-            if route.length:
-                self.send_header("Content-Length", str(len(route.body)))
-            self.end_headers()
-            self.wfile.write(route.body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (size limit, timeout): that is the point of some tests
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.daemon_threads = True
-    httpd.routes = {}
-    httpd.requests = []
-    httpd.base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
 
 
 class FakeTime:
@@ -92,7 +43,7 @@ def make(**kwargs):
 
 
 def paths(server):
-    return [path for path, _, _ in server.requests]
+    return [path for path, _, _ in server.seen]
 
 
 # --- tests ----------------------------------------------------------------------------------------
@@ -113,7 +64,7 @@ def test_get_returns_status_final_url_headers_body_and_time(server):
 def test_identifies_itself_with_its_version(server):
     server.routes["/page"] = Route(body=b"x")
     make().get(server.base + "/page")
-    agents = {agent for _, agent, _ in server.requests}
+    agents = {agent for _, agent, _ in server.seen}
     assert agents == {f"provenance-audit/{tool_version()}"}
     assert user_agent().startswith(AGENT_NAME + "/")
     assert tool_version() != ""
@@ -228,7 +179,7 @@ def test_gzip_content_encoding_is_undone_within_the_limit(server):
     page = b"<p>" + b"compressible " * 1000 + b"</p>"
     server.routes["/gz"] = Route(body=gzip.compress(page), headers=(("Content-Encoding", "gzip"),))
     assert make().get(server.base + "/gz").body == page
-    assert server.requests[-1][2] == "gzip, deflate"
+    assert server.seen[-1][2] == "gzip, deflate"
     with pytest.raises(TooLargeError, match="decompressed"):
         make(max_bytes=5000).get(server.base + "/gz")
 
@@ -401,17 +352,10 @@ def https_server(server, certificate):
     cert, key = certificate
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
-    httpd.daemon_threads = True
-    httpd.routes = server.routes
-    httpd.requests = []
-    httpd.base = f"https://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
+    with serve(
+        routes=server.routes, wrap=lambda sock: context.wrap_socket(sock, server_side=True), scheme="https"
+    ) as httpd:
+        yield httpd
 
 
 def test_https_with_a_trusted_certificate(https_server, certificate):

@@ -1,12 +1,10 @@
 import gzip
 import hashlib
 import json
-import threading
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from localhttp import Route
 
 from connectors.base import Connector
 from connectors.errors import (
@@ -25,49 +23,6 @@ from connectors.web import WebConnector
 
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples" / "web"
 needs_samples = pytest.mark.skipif(not SAMPLES.is_dir(), reason="shared/samples/web is not beside the repository")
-
-# --- a real HTTP server on 127.0.0.1 ----------------------------------------------------------------
-
-
-@dataclass
-class Route:
-    status: int = 200
-    body: bytes = b""
-    headers: tuple[tuple[str, str], ...] = (("Content-Type", "text/html; charset=utf-8"),)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self):
-        server = self.server
-        server.requests.append(self.path)
-        route = server.routes.get(self.path, Route(404, b"not found", (("Content-Type", "text/plain"),)))
-        body = route.body.replace(b"{base}", server.base.encode())
-        try:
-            self.send_response(route.status)
-            for name, value in route.headers:
-                self.send_header(name, value.replace("{base}", server.base))
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.daemon_threads = True
-    httpd.routes = {}
-    httpd.requests = []
-    httpd.base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def connector(**kwargs):
