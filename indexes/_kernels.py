@@ -1,9 +1,11 @@
-"""Compiled kernels for the two hot loops of fingerprinting, used when numba is installed.
+"""Compiled kernels for the hot loops of fingerprinting and lookups, used when numba is installed.
 
-``tokens`` finds token boundaries and hashes ASCII tokens in one pass; ``block_minima`` folds,
-mixes and permutes shingle hashes and keeps block minima in one pass, never materializing the
-``shingles x num_perm`` matrix. Both compute exactly what the numpy routes in ``normalize`` and
-``minhash`` compute (tests compare them); set ``PROVENANCE_NO_NUMBA=1`` to use numpy only.
+``tokens`` finds token boundaries and hashes ASCII tokens in one pass; ``window_minima`` folds,
+mixes and permutes shingle hashes, keeps block minima and assembles window signatures from them,
+never materializing the ``shingles x num_perm`` matrix; ``find_keys`` tests probes against a key filter and finds the
+survivors through a bucket directory (two cache misses instead of a binary search's twenty). All
+compute exactly what the numpy routes in ``normalize``, ``minhash`` and ``lookup`` compute (tests
+compare them); set ``PROVENANCE_NO_NUMBA=1`` to use numpy only.
 """
 
 from __future__ import annotations
@@ -69,34 +71,62 @@ def _tokens(cps: Any, cls: Any, seed: Any) -> Any:  # noqa: ANN401 - compiled by
     return starts[:count], ends[:count], hashes[:count], wide[:count]
 
 
-def _block_minima(shingles: Any, a: Any, b: Any, block: int) -> Any:  # noqa: ANN401 - compiled by numba
-    nb = shingles.shape[0] // block
+def _window_minima(  # noqa: C901, PLR0912 - one compiled loop nest: blocks, then windows from them
+    shingles: Any,  # noqa: ANN401 - compiled by numba, typed by its callers
+    a: Any,  # noqa: ANN401
+    b: Any,  # noqa: ANN401
+    starts: Any,  # noqa: ANN401
+    width: int,
+    block: int,
+) -> Any:  # noqa: ANN401
+    n = shingles.shape[0]
     perms = a.shape[0]
-    out = np.empty((nb, perms), np.uint32)
-    acc = np.empty(perms, np.uint64)
-    a64 = a.astype(np.uint64)
-    b64 = b.astype(np.uint64)
-    for blk in range(nb):
-        acc[:] = _LOW32
+    mixed = np.empty(n, np.uint32)  # 32-bit lanes: twice the values per vector instruction
+    for i in range(n):
+        h64 = shingles[i]
+        h = ((h64 >> np.uint64(32)) ^ h64) & _LOW32
+        h ^= h >> np.uint64(16)
+        h = (h * _C1) & _LOW32
+        h ^= h >> np.uint64(13)
+        h = (h * _C2) & _LOW32
+        h ^= h >> np.uint64(16)
+        mixed[i] = np.uint32(h)
+    blocks = n // block if width % block == 0 else 0
+    minima = np.empty((blocks, perms), np.uint32)
+    acc = np.empty(perms, np.uint32)
+    for blk in range(blocks):
+        acc[:] = np.uint32(0xFFFFFFFF)
         for i in range(blk * block, (blk + 1) * block):
-            h64 = shingles[i]
-            h = ((h64 >> np.uint64(32)) ^ h64) & _LOW32
-            h ^= h >> np.uint64(16)
-            h = (h * _C1) & _LOW32
-            h ^= h >> np.uint64(13)
-            h = (h * _C2) & _LOW32
-            h ^= h >> np.uint64(16)
+            m = mixed[i]
             for p in range(perms):
-                v = (a64[p] * h + b64[p]) & _LOW32
-                acc[p] = min(acc[p], v)
+                acc[p] = min(acc[p], np.uint32(a[p] * m + b[p]))
         for p in range(perms):
-            out[blk, p] = acc[p]
+            minima[blk, p] = acc[p]
+    out = np.empty((starts.shape[0], perms), np.uint32)
+    for w in range(starts.shape[0]):
+        s = starts[w]
+        if blocks and s % block == 0:  # assembled from its blocks' minima
+            first = s // block
+            for p in range(perms):
+                out[w, p] = minima[first, p]
+            for k in range(1, width // block):
+                for p in range(perms):
+                    out[w, p] = min(out[w, p], minima[first + k, p])
+            continue
+        acc[:] = np.uint32(0xFFFFFFFF)
+        for i in range(s, s + width):
+            m = mixed[i]
+            for p in range(perms):
+                acc[p] = min(acc[p], np.uint32(a[p] * m + b[p]))
+        for p in range(perms):
+            out[w, p] = acc[p]
     return out
 
 
 def _band_keys(signatures: Any, bands: int, rows: int, seed: int) -> Any:  # noqa: ANN401 - compiled by numba
     n = signatures.shape[0]
     out = np.empty((n, bands), np.uint64)
+    first = np.empty(bands, np.uint64)
     for band in range(bands):
         start = (np.uint64(band) + np.uint64(seed)) * _LENGTH_MUL + np.uint64(1)
         start ^= start >> _S33
@@ -104,8 +134,10 @@ def _band_keys(signatures: Any, bands: int, rows: int, seed: int) -> Any:  # noq
         start ^= start >> _S33
         start *= _M2
         start ^= start >> _S33
-        for i in range(n):
-            h = start
+        first[band] = start
+    for i in range(n):  # row by row: a signature's values are contiguous
+        for band in range(bands):
+            h = first[band]
             for j in range(rows):
                 h = (h + np.uint64(signatures[i, band * rows + j])) * _LENGTH_MUL
             h ^= h >> _S33
@@ -117,7 +149,78 @@ def _band_keys(signatures: Any, bands: int, rows: int, seed: int) -> Any:  # noq
     return out
 
 
-Kernels = tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]
+def _find_keys(sorted_keys: Any, directory: Any, shift: int, bitmap: Any, mask: Any, keys: Any, ukeys: Any) -> Any:  # noqa: ANN401 - compiled by numba
+    n = keys.shape[0]
+    found = np.empty(n, np.int64)
+    first = np.empty(n, np.int64)
+    count = np.empty(n, np.int64)
+    hits = 0
+    half = np.int64(1) << np.int64(63 - shift)
+    for i in range(n):
+        h = ukeys[i] & mask
+        if (bitmap[h >> np.uint64(3)] >> (h & np.uint64(7))) & 1 == 0:
+            continue
+        key = keys[i]
+        bucket = (key >> np.int64(shift)) + half
+        j = directory[bucket]
+        end = directory[bucket + 1]
+        while j < end and sorted_keys[j] < key:
+            j += 1
+        start = j
+        while j < end and sorted_keys[j] == key:
+            j += 1
+        if j > start:
+            found[hits] = i
+            first[hits] = start
+            count[hits] = j - start
+            hits += 1
+    return found[:hits], first[:hits], count[:hits]
+
+
+def _shingles(token_hashes: Any, k: int) -> Any:  # noqa: ANN401 - compiled by numba
+    n = token_hashes.shape[0] - k + 1
+    out = np.empty(max(n, 0), np.uint64)
+    for i in range(max(n, 0)):
+        h = token_hashes[i] * _LENGTH_MUL
+        for j in range(1, k):
+            h = (h + token_hashes[i + j]) * _LENGTH_MUL
+        h ^= h >> _S33
+        h *= _M1
+        h ^= h >> _S33
+        h *= _M2
+        h ^= h >> _S33
+        out[i] = h
+    return out
+
+
+def _winnow(shingles: Any, window: int) -> Any:  # noqa: ANN401 - compiled by numba
+    n = shingles.shape[0]
+    if n <= window:
+        low = shingles.min()
+        return np.flatnonzero(shingles == low).astype(np.int64)
+
+    def sliding_min(values: Any, width: int) -> Any:  # noqa: ANN401 - by doubling, as winnow._sliding
+        out = values.copy()
+        size = out.shape[0]
+        span = 1
+        while span < width:
+            step = min(span, width - span)
+            for i in range(size - step):
+                out[i] = min(out[i], out[i + step])
+            size -= step
+            span += step
+        return out[:size]
+
+    minima = sliding_min(shingles, window)
+    # best[i]: the largest minimum among the windows holding position i (zeros pad the ends); a
+    # sliding maximum is the complement of the sliding minimum of the complements
+    padded = np.full(minima.shape[0] + 2 * (window - 1), ~np.uint64(0), np.uint64)
+    padded[window - 1 : window - 1 + minima.shape[0]] = ~minima
+    best = ~sliding_min(padded, window)
+    return np.flatnonzero(shingles == best).astype(np.int64)
+
+
+Kernels = tuple[Callable[..., Any], ...]
 
 
 def _compile() -> Kernels | None:
@@ -130,8 +233,11 @@ def _compile() -> Kernels | None:
     jit = numba.njit(cache=True, nogil=True)
     return (
         cast("Callable[..., Any]", jit(_tokens)),
-        cast("Callable[..., Any]", jit(_block_minima)),
+        cast("Callable[..., Any]", jit(_window_minima)),
         cast("Callable[..., Any]", jit(_band_keys)),
+        cast("Callable[..., Any]", jit(_find_keys)),
+        cast("Callable[..., Any]", jit(_shingles)),
+        cast("Callable[..., Any]", jit(_winnow)),
     )
 
 
@@ -153,11 +259,14 @@ def tokens(cps: Any, cls: Any, seed: int) -> tuple[Any, Any, Any, Any]:  # noqa:
     return cast("tuple[Any, Any, Any, Any]", kernels[0](cps, cls, np.uint64(seed & 0xFFFFFFFFFFFFFFFF)))
 
 
-def block_minima(shingles: Any, a: Any, b: Any, block: int) -> Any:  # noqa: ANN401 - numpy arrays in, out
-    """Minima of the permuted values of every full block of shingles, ``(blocks, num_perm)``."""
+def window_minima(shingles: Any, a: Any, b: Any, starts: Any, width: int, block: int) -> Any:  # noqa: ANN401 - numpy arrays in, out
+    """Signatures of the shingle windows ``[s, s + width)`` (each inside ``shingles``), ``(len(starts), num_perm)``.
+
+    Windows aligned on ``block`` (with ``width`` a multiple of it) are assembled from block minima.
+    """
     kernels = _compiled()
     assert kernels is not None  # noqa: S101 - callers check available()
-    return kernels[1](shingles, a, b, block)
+    return kernels[1](shingles, a, b, np.ascontiguousarray(starts, dtype=np.int64), width, block)
 
 
 def band_keys(signatures: Any, bands: int, rows: int, seed: int) -> Any:  # noqa: ANN401 - numpy arrays in, out
@@ -165,3 +274,35 @@ def band_keys(signatures: Any, bands: int, rows: int, seed: int) -> Any:  # noqa
     kernels = _compiled()
     assert kernels is not None  # noqa: S101 - callers check available()
     return kernels[2](signatures, bands, rows, seed)
+
+
+def find_keys(
+    sorted_keys: Any,  # noqa: ANN401 - numpy arrays in, out
+    directory: Any,  # noqa: ANN401
+    shift: int,
+    bitmap: Any,  # noqa: ANN401
+    mask: Any,  # noqa: ANN401
+    keys: Any,  # noqa: ANN401
+) -> tuple[Any, Any, Any]:
+    """``(found, first, count)``: keys found (their positions), and the rows of ``sorted_keys`` equal to each.
+
+    See ``lookup.KeyDirectory`` for the directory and ``lookup.KeyFilter`` for the bitmap.
+    """
+    kernels = _compiled()
+    assert kernels is not None  # noqa: S101 - callers check available()
+    found = kernels[3](sorted_keys, directory, shift, bitmap, mask, keys, keys.view(np.uint64))
+    return cast("tuple[Any, Any, Any]", found)
+
+
+def shingles(token_hashes: Any, k: int) -> Any:  # noqa: ANN401 - numpy arrays in, out
+    """Hashes of every run of ``k`` tokens (see ``shingles.shingle_hashes``)."""
+    kernels = _compiled()
+    assert kernels is not None  # noqa: S101 - callers check available()
+    return kernels[4](token_hashes, k)
+
+
+def winnow(shingle_hashes: Any, window: int) -> Any:  # noqa: ANN401 - numpy arrays in, out
+    """Positions of the winnowed shingles (see ``winnow.winnow``)."""
+    kernels = _compiled()
+    assert kernels is not None  # noqa: S101 - callers check available()
+    return kernels[5](shingle_hashes, window)

@@ -12,11 +12,13 @@ import numpy.typing as npt
 
 from indexes.lsh import band_keys
 from indexes.minhash import U32, MinHasher
-from indexes.normalize import Tokens, tokenize
+from indexes.normalize import Tokens, tokenize, tokenize_many
 from indexes.shingles import shingle_hashes, windows
 from indexes.winnow import winnow
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from indexes.params import IndexParams
 
 
@@ -59,6 +61,10 @@ class Fingerprinter:
     def tokenize(self, text: str) -> Tokens:
         """Normalized token hashes with offsets."""
         return tokenize(text, self.params.seed)
+
+    def tokenize_many(self, texts: Sequence[str]) -> list[Tokens]:
+        """``tokenize`` of each text, in one pass (faster for many short texts)."""
+        return tokenize_many(texts, self.params.seed)
 
     def passages(self, tokens: Tokens, *, stride: int | None = None) -> Passages:
         """Passage windows of ``passage_words`` every ``stride`` tokens (the index's stride by default).

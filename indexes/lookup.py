@@ -17,6 +17,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from indexes import _kernels
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -98,6 +100,35 @@ class KeyFilter:
         return ((self.bitmap[byte] >> bit) & 1).astype(np.bool_)
 
 
+KEYS_PER_BUCKET = 8
+
+
+class KeyDirectory:
+    """Where each bucket of a sorted key set starts, the keys bucketed by their top bits (about 8 per bucket).
+
+    Keys are hashes, so buckets fill evenly: finding a key is one read of the directory and a scan of
+    one or two cache lines, where a binary search in millions of keys costs a cache miss per level.
+    """
+
+    def __init__(self, sorted_keys: I64, offsets: I64 | None = None) -> None:
+        if offsets is None:
+            n = int(sorted_keys.shape[0])
+            bits = min(62, max(1, int(np.ceil(np.log2(max(2, n / KEYS_PER_BUCKET))))))
+            self.shift = 64 - bits
+            counts = np.bincount(self.bucket(np.asarray(sorted_keys)), minlength=1 << bits)
+            offsets = np.zeros((1 << bits) + 1, dtype=np.int64)
+            np.cumsum(counts, out=offsets[1:])
+        else:  # one built before (a cached copy)
+            self.shift = 64 - (int(offsets.shape[0]) - 1).bit_length() + 1
+        self.offsets = offsets
+
+    def bucket(self, keys: I64) -> npt.NDArray[np.intp]:
+        """Each key's bucket: its top bits, ordered like the signed keys."""
+        half = np.int64(1) << np.int64(63 - self.shift)
+        buckets: npt.NDArray[np.intp] = ((keys >> np.int64(self.shift)) + half).astype(np.intp)
+        return buckets
+
+
 class DuckDBLookup:
     """Lookups as joins in DuckDB against the index's tables."""
 
@@ -159,6 +190,8 @@ _CACHED = (
     "anchor_pos",
     "band_bitmap",
     "anchor_bitmap",
+    "band_directory",
+    "anchor_directory",
 )
 CACHE_MIN_BANDS = 2_000_000
 """Indexes with fewer band rows load their arrays in well under a second: no cache file for them."""
@@ -190,6 +223,8 @@ class MemoryLookup:
         self.anchor_pos: I64 = arrays["anchor_pos"]
         self.band_filter = KeyFilter(self.band_keys, arrays["band_bitmap"])
         self.anchor_filter = KeyFilter(self.anchor_keys, arrays["anchor_bitmap"])
+        self.band_directory = KeyDirectory(self.band_keys, arrays["band_directory"])
+        self.anchor_directory = KeyDirectory(self.anchor_keys, arrays["anchor_directory"])
 
     @staticmethod
     def _build(con: duckdb.DuckDBPyConnection) -> dict[str, npt.NDArray[Any]]:
@@ -214,6 +249,8 @@ class MemoryLookup:
         }
         arrays["band_bitmap"] = KeyFilter(arrays["band_keys"]).bitmap
         arrays["anchor_bitmap"] = KeyFilter(arrays["anchor_keys"]).bitmap
+        arrays["band_directory"] = KeyDirectory(arrays["band_keys"]).offsets
+        arrays["anchor_directory"] = KeyDirectory(arrays["anchor_keys"]).offsets
         return arrays
 
     @property
@@ -222,8 +259,20 @@ class MemoryLookup:
         return sum(int(v.nbytes) for v in vars(self).values() if isinstance(v, np.ndarray))
 
     @staticmethod
-    def _match(sorted_keys: I64, maybe: KeyFilter, probe: I64, keys: I64) -> tuple[I64, I64]:
-        """``(probe, row)`` for every row of ``sorted_keys`` equal to a probe's key."""
+    def _match(sorted_keys: I64, maybe: KeyFilter, directory: KeyDirectory, probe: I64, keys: I64) -> tuple[I64, I64]:
+        """Distinct ``(probe, row)`` for every row of ``sorted_keys`` equal to a probe's key, by probe then row."""
+        if _kernels.available() and keys.shape[0]:
+            found, first, count = _kernels.find_keys(
+                np.asarray(sorted_keys),
+                np.asarray(directory.offsets),
+                directory.shift,
+                np.asarray(maybe.bitmap),
+                maybe.mask,
+                np.ascontiguousarray(keys, dtype=np.int64),
+            )
+            offsets = np.repeat(first - (np.cumsum(count) - count), count)
+            rows = np.arange(offsets.shape[0], dtype=np.int64) + offsets
+            return _unique_pairs(np.repeat(probe[found], count), rows)
         kept = maybe(keys)
         probe, keys = _unique_pairs(probe[kept], keys[kept])
         # Search the distinct keys in ascending order (neighbouring searches share cache lines), left
@@ -242,14 +291,14 @@ class MemoryLookup:
 
     def bands(self, probe: I64, keys: I64) -> Hits:
         """See ``Lookup.bands``."""
-        probes, rows = self._match(self.band_keys, self.band_filter, probe, keys)
+        probes, rows = self._match(self.band_keys, self.band_filter, self.band_directory, probe, keys)
         probes, passages = _unique_pairs(probes, self.band_passages[rows])
         at = np.searchsorted(self.passage_ids, passages)
         return Hits(probes, self.passage_work[at], self.passage_start[at], self.passage_end[at])
 
     def anchors(self, probe: I64, keys: I64, run: int) -> Hits:
         """See ``Lookup.anchors``."""
-        probes, rows = self._match(self.anchor_keys, self.anchor_filter, probe, keys)
+        probes, rows = self._match(self.anchor_keys, self.anchor_filter, self.anchor_directory, probe, keys)
         pos = self.anchor_pos[rows]
         return Hits(probes, self.anchor_work[rows], pos, pos + run)
 

@@ -81,7 +81,8 @@ class MinHasher:
         """
         nb = shingles.shape[0] // block
         if nb and _kernels.available():
-            compiled: U32 = _kernels.block_minima(shingles, self.a, self.b, block)
+            starts = np.arange(nb, dtype=np.int64) * block
+            compiled: U32 = _kernels.window_minima(shingles, self.a, self.b, starts, block, block)
             return compiled
         out = np.empty((nb, self.num_perm), dtype=np.uint32)
         if nb == 0:
@@ -117,6 +118,9 @@ class MinHasher:
             return out
         width = max(1, min(width, n))
         starts = np.minimum(starts, n - width)
+        if _kernels.available():
+            compiled: U32 = _kernels.window_minima(shingles, self.a, self.b, starts, width, block)
+            return compiled
         aligned = (starts % block == 0) if width % block == 0 else np.zeros(starts.shape[0], dtype=np.bool_)
         if aligned.any():
             minima = self.block_minima(shingles, block)

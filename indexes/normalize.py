@@ -18,12 +18,16 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 import regex
 
 from indexes import _kernels
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 TOKENIZER = "lnm-cjkchar/nfkc-casefold/poly64-fmix64"
 
@@ -159,6 +163,24 @@ def tokenize(text: str, seed: int) -> Tokens:
             hashes[i] = token_hash(text[starts[i] : ends[i]], seed)
         return Tokens(hashes=hashes, starts=starts, ends=ends)
     return _tokenize_numpy(text, cps, cls, seed)
+
+
+def tokenize_many(texts: Sequence[str], seed: int) -> list[Tokens]:
+    """``tokenize`` of each text, done in one pass over the texts joined by newlines.
+
+    A newline separates tokens, so no token spans two texts and each text gets exactly the tokens it
+    gets alone; one pass saves the per-call cost that dominates for texts of a few kilobytes.
+    """
+    if len(texts) < 2:  # noqa: PLR2004 - nothing to join
+        return [tokenize(text, seed) for text in texts]
+    whole = tokenize("\n".join(texts), seed)
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum([len(text) + 1 for text in texts], out=offsets[1:])
+    bounds = np.searchsorted(whole.starts, offsets).tolist()
+    return [
+        Tokens(whole.hashes[a:b], whole.starts[a:b] - offset, whole.ends[a:b] - offset)
+        for a, b, offset in zip(bounds[:-1], bounds[1:], offsets[:-1].tolist(), strict=True)
+    ]
 
 
 def _tokenize_numpy(

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from indexes import _kernels
+
 if TYPE_CHECKING:
     from indexes.normalize import U64
 
@@ -37,6 +39,9 @@ def shingle_hashes(token_hashes: U64, k: int) -> U64:
     n = token_hashes.shape[0] - k + 1
     if n <= 0:
         return np.zeros(0, dtype=np.uint64)
+    if _kernels.available():
+        compiled: U64 = _kernels.shingles(token_hashes, k)
+        return compiled
     acc = token_hashes[:n] * _MUL
     for j in range(1, k):
         acc = (acc + token_hashes[j : j + n]) * _MUL

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from indexes import _kernels
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -38,6 +40,9 @@ def winnow(shingles: U64, window: int) -> npt.NDArray[np.int64]:
     n = shingles.shape[0]
     if n == 0:
         return np.zeros(0, dtype=np.int64)
+    if _kernels.available():
+        compiled: npt.NDArray[np.int64] = _kernels.winnow(shingles, window)
+        return compiled
     if n <= window:
         return np.flatnonzero(shingles == shingles.min()).astype(np.int64)
     window_min = _sliding(shingles, window, np.minimum)

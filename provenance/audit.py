@@ -161,14 +161,14 @@ class Auditor:
 
     def _audit_batch(self, batch: list[ScanItem]) -> Iterator[tuple[ScanItem, list[Match]]]:
         fp = self.fingerprinter
-        windows = [fp.passages(fp.tokenize(item.text), stride=self.options.scan_stride) for item in batch]
-        probes = [np.full(w.keys.size, i, dtype=np.int64) for i, w in enumerate(windows)]
-        keys = [w.keys.reshape(-1) for w in windows]
-        anchor_probes = [np.full(w.anchor_keys.size, i, dtype=np.int64) for i, w in enumerate(windows)]
+        tokens = fp.tokenize_many([item.text for item in batch])
+        windows = [fp.passages(t, stride=self.options.scan_stride) for t in tokens]
         found = (
-            self.lookup.bands(_concat(probes), _concat(keys)),
+            self.lookup.bands(_owners([w.keys.size for w in windows]), _concat([w.keys.reshape(-1) for w in windows])),
             self.lookup.anchors(
-                _concat(anchor_probes), _concat([w.anchor_keys for w in windows]), self.fingerprinter.params.anchor_run
+                _owners([w.anchor_keys.size for w in windows]),
+                _concat([w.anchor_keys for w in windows]),
+                fp.params.anchor_run,
             ),
         )
         candidates: dict[int, dict[int, list[tuple[int, int]]]] = defaultdict(lambda: defaultdict(list))
@@ -300,6 +300,11 @@ def _concat(arrays: list[npt.NDArray[np.int64]]) -> npt.NDArray[np.int64]:
     return np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)
 
 
+def _owners(sizes: list[int]) -> npt.NDArray[np.int64]:
+    """Which text each of the concatenated keys belongs to: ``sizes[i]`` times ``i``."""
+    return np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
+
+
 def _common_mask(n_tokens: int, positions: list[int], params: IndexParams) -> npt.NDArray[np.bool_]:
     """Work tokens covered by common anchors, including the gaps between neighbouring ones."""
     mask = np.zeros(n_tokens, dtype=np.bool_)
@@ -323,11 +328,9 @@ def _estimated_similarity(scanned: Passages, work: Passages, al: Alignment) -> f
     if a_idx.size == 0 or b_idx.size == 0:
         return 0.0
     sa = scanned.signatures[a_idx]
-    sb = work.signatures[b_idx]
-    best = 0.0
-    for row in sa:
-        best = max(best, float((sb == row[None, :]).mean(axis=1).max()))
-    return best
+    sb = work.signatures[b_idx][None, :, :]
+    chunk = max(1, (1 << 22) // sb.size)  # compare about 4 M values at a time
+    return max(float((sa[i : i + chunk, None, :] == sb).mean(axis=2).max()) for i in range(0, sa.shape[0], chunk))
 
 
 def _time_range(cues: list[tuple[int, int, float, float]], span: tuple[int, int]) -> tuple[float, float] | None:

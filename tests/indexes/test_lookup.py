@@ -5,9 +5,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from indexes import IndexStore, NewWork
+from indexes import IndexStore, NewWork, _kernels
 from indexes import lookup as lookup_module
-from indexes.lookup import KeyFilter
+from indexes.lookup import KeyDirectory, KeyFilter, MemoryLookup
 
 WORDS = [f"w{i}" for i in range(3000)]
 
@@ -119,3 +119,39 @@ def test_arrays_are_cached_beside_the_index_and_rebuilt_when_it_changes(filled, 
 def test_small_indexes_leave_no_cache(filled, index_path):
     filled.lookup("memory")
     assert not index_path.with_name(index_path.name + ".lookup").exists()
+
+
+@given(
+    st.lists(st.integers(-(2**63), 2**63 - 1), max_size=400),
+    st.lists(st.integers(-(2**63), 2**63 - 1), max_size=100),
+    st.integers(1, 5),
+)
+def test_directory_finds_every_key_in_its_bucket(keys, others, repeat):
+    sorted_keys = np.sort(np.array(keys * repeat, dtype=np.int64))
+    directory = KeyDirectory(sorted_keys)
+    buckets = directory.bucket(sorted_keys)
+    assert (np.diff(buckets) >= 0).all()
+    for key, bucket in zip(sorted_keys.tolist(), buckets.tolist(), strict=True):
+        assert key in sorted_keys[directory.offsets[bucket] : directory.offsets[bucket + 1]].tolist()
+    cached = KeyDirectory(sorted_keys, directory.offsets)
+    assert cached.shift == directory.shift
+    probes = np.array(others, dtype=np.int64)
+    assert (cached.bucket(probes) == directory.bucket(probes)).all()
+
+
+@pytest.mark.skipif(not _kernels.available(), reason="numba is not installed (pip install numba)")
+def test_compiled_and_numpy_lookups_agree():
+    rng = np.random.default_rng(3)
+    keys = rng.integers(-(2**63), 2**63 - 1, 50_000, dtype=np.int64)
+    keys = np.sort(np.concatenate([keys, keys[:500], keys[:50], [np.iinfo(np.int64).min, np.iinfo(np.int64).max]]))
+    probes = np.concatenate([rng.choice(keys, 3000), rng.integers(-(2**63), 2**63 - 1, 20_000, dtype=np.int64)])
+    probes = np.concatenate([probes, [np.iinfo(np.int64).min, np.iinfo(np.int64).max]])
+    owners = np.arange(probes.shape[0], dtype=np.int64) % 5
+    args = (keys, KeyFilter(keys), KeyDirectory(keys), owners, probes)
+    compiled = MemoryLookup._match(*args)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_kernels, "available", lambda: False)
+        plain = MemoryLookup._match(*args)
+    assert compiled[0].tolist() == plain[0].tolist()
+    assert compiled[1].tolist() == plain[1].tolist()
+    assert len(compiled[0]) >= 3000

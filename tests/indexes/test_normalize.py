@@ -4,7 +4,7 @@ import regex
 from hypothesis import given
 from hypothesis import strategies as st
 
-from indexes.normalize import normalize_token, token_hash, tokenize
+from indexes.normalize import normalize_token, token_hash, tokenize, tokenize_many
 
 
 def test_offsets_point_into_the_original_text():
@@ -88,3 +88,14 @@ def test_tokens_agree_with_the_regex_definition(parts):
 DEFINITION = regex.compile(
     r"[\p{Han}\p{Hiragana}\p{Katakana}]|[[\p{L}\p{N}\p{M}]--[\p{Han}\p{Hiragana}\p{Katakana}]]+", regex.VERSION1
 )
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from(list("ab Z9.,\n\u0301é東😀\ud800")), max_size=40), max_size=6))
+def test_tokenize_many_equals_tokenizing_each_text(texts):
+    many = tokenize_many(texts, 3)
+    assert len(many) == len(texts)
+    for text, tokens in zip(texts, many, strict=True):
+        alone = tokenize(text, 3)
+        assert tokens.hashes.tolist() == alone.hashes.tolist()
+        assert tokens.starts.tolist() == alone.starts.tolist()
+        assert tokens.ends.tolist() == alone.ends.tolist()
