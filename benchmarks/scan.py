@@ -107,6 +107,9 @@ def run(index: Path, dataset: Path, workers: int, lookup: str) -> None:
     seconds = ended - started
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    cpu = sum(
+        u.ru_utime + u.ru_stime for u in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    )
     print(
         json.dumps(
             {
@@ -116,6 +119,7 @@ def run(index: Path, dataset: Path, workers: int, lookup: str) -> None:
                 "steady_mb_s": (summary.text_bytes - first[0][1]) / 1e6 / (ended - first[0][0]),
                 "text_mb": summary.text_bytes / 1e6,
                 "records": summary.records,
+                "cpu_s": cpu,
                 "matched_records": summary.matches,
                 "parent_rss_mib": own,
                 "worker_rss_mib": children if workers > 1 else 0.0,
@@ -127,7 +131,7 @@ def run(index: Path, dataset: Path, workers: int, lookup: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--passages", type=int, default=1_000_000)
-    parser.add_argument("--shards", type=int, default=8)
+    parser.add_argument("--shards", type=int, default=32)
     parser.add_argument("--records", type=int, default=1000)
     parser.add_argument("--words", type=int, default=1000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
@@ -165,7 +169,8 @@ def main() -> None:
             print(
                 f"  workers {workers}: {r['seconds']:6.1f} s, {rate:6.2f} MB/s of text ({rate / base:.2f}x), "
                 f"{r['records'] / r['seconds']:5.0f} records/s; after {r['startup']:.1f} s of start-up "
-                f"{r['steady_mb_s']:.2f} MB/s; {r['matched_records']} matches; peak RSS parent "
+                f"{r['steady_mb_s']:.2f} MB/s; {r['cpu_s'] / r['text_mb'] * 1000:.0f} ms of CPU per MB; "
+                f"{r['matched_records']} matches; peak RSS parent "
                 f"{r['parent_rss_mib']:.0f} MiB"
                 + (f", largest worker {r['worker_rss_mib']:.0f} MiB" if workers > 1 else "")
             )
