@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -40,6 +41,7 @@ APPLICATION = "provenance-index"
 COMMON_MIN_WORKS = 3
 COMMON_FRACTION = 1000
 MetaValue = str | int | float | bool | None
+_HOLDER_PID = re.compile(r"\(PID (\d+)\)")  # the process DuckDB names in its lock error
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ _WORK_COLUMNS = (
 def _classify(path: str, exc: duckdb.Error) -> IndexStoreError:
     text = str(exc)
     if "lock" in text.lower():
-        return IndexInUseError(path, "the index is in use by another process (it holds the write lock)")
+        return IndexInUseError(path, _in_use(text))
     if "different configuration" in text:
         return IndexInUseError(path, "the index is already open in this process in another mode")
     if "not a valid DuckDB database" in text:
@@ -109,6 +111,22 @@ def _classify(path: str, exc: duckdb.Error) -> IndexStoreError:
     if "does not exist" in text:
         return IndexMissingError(path, "no index here yet; create one with `provenance add`")
     return IndexStoreError(path, f"cannot open the index: {text.splitlines()[0]}")
+
+
+def _in_use(text: str) -> str:
+    """Who blocks the open, from DuckDB's lock error: a writer, or (only a writer is refused then) readers.
+
+    DuckDB adds "you would be able to open this database in read-only mode" exactly when the locks in
+    the way are all read-only ones: audits, queries or a parallel scan's workers reading the index.
+    """
+    found = _HOLDER_PID.search(text)
+    pid = f" (PID {found.group(1)})" if found else ""
+    if "read-only mode" in text:
+        return (
+            f"the index is in use by another process{pid} that has it open read-only (an audit, a query or a "
+            "dataset scan's workers); it can be written once every reader has closed it"
+        )
+    return f"the index is in use by another process{pid} that has it open for writing (it holds the write lock)"
 
 
 class IndexStore:
