@@ -57,6 +57,9 @@ class NewWork:
     retrieved_at: datetime
     modified_at: datetime | None = None
     creator: str | None = None
+    rights_holder: str | None = None  # these three come from a catalog row; plain adds leave them None
+    org_id: str | None = None
+    licence: str | None = None
     metadata: dict[str, MetaValue] = field(default_factory=dict)
     cues: Sequence[tuple[int, int, float, float]] = ()
     consent: dict[str, Any] | None = None
@@ -71,6 +74,9 @@ class WorkRecord:
     kind: str
     title: str
     creator: str | None
+    rights_holder: str | None
+    org_id: str | None
+    licence: str | None
     content_sha256: str
     text_sha256: str
     modified_at: datetime | None
@@ -95,8 +101,26 @@ class IndexState:
 AddOutcome = Literal["added", "replaced", "unchanged"]
 
 _WORK_COLUMNS = (
-    "work_id, source, kind, title, creator, content_sha256, text_sha256, modified_at, "
-    "retrieved_at, added_at, n_tokens, n_passages, metadata"
+    "work_id, source, kind, title, creator, rights_holder, org_id, licence, content_sha256, text_sha256, "
+    "modified_at, retrieved_at, added_at, n_tokens, n_passages, metadata"
+)
+# Columns add_work writes after work_id and source, in the order of its values.
+_WRITTEN = (
+    "kind",
+    "title",
+    "creator",
+    "rights_holder",
+    "org_id",
+    "licence",
+    "content_sha256",
+    "text_sha256",
+    "modified_at",
+    "retrieved_at",
+    "added_at",
+    "n_tokens",
+    "n_passages",
+    "metadata",
+    "text",
 )
 
 
@@ -297,6 +321,9 @@ class IndexStore:
             work.kind,
             work.title,
             work.creator,
+            work.rights_holder,
+            work.org_id,
+            work.licence,
             work.content_sha256,
             work.text_sha256,
             work.modified_at,
@@ -313,16 +340,13 @@ class IndexStore:
             if existing:
                 work_id = int(existing[0])
                 self._delete_children(work_id)
-                con.execute(
-                    "UPDATE works SET kind = ?, title = ?, creator = ?, content_sha256 = ?, text_sha256 = ?, "
-                    "modified_at = ?, retrieved_at = ?, added_at = ?, n_tokens = ?, n_passages = ?, "
-                    "metadata = ?, text = ? WHERE work_id = ?",
-                    [*row, work_id],
-                )
+                assignments = ", ".join(f"{column} = ?" for column in _WRITTEN)
+                con.execute(f"UPDATE works SET {assignments} WHERE work_id = ?", [*row, work_id])
             else:
                 work_id = self._int("SELECT nextval('work_ids')")
+                marks = ", ".join("?" for _ in range(len(_WRITTEN) + 2))
                 con.execute(
-                    "INSERT INTO works VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO works (work_id, source, {', '.join(_WRITTEN)}) VALUES ({marks})",
                     [work_id, work.source, *row],
                 )
             self._insert_passages(work_id, passages)
@@ -456,9 +480,16 @@ class IndexStore:
             raise IndexStoreError(self.path, f"query returned no row: {sql}")
         return int(row[0])
 
-    def works(self) -> list[WorkRecord]:
-        """Every indexed work, in the order they were first added."""
-        rows = self.con.execute(f"SELECT {_WORK_COLUMNS} FROM works ORDER BY work_id").fetchall()
+    def works(self, *, creator: str | None = None, rights_holder: str | None = None) -> list[WorkRecord]:
+        """Every indexed work (of ``creator`` and of ``rights_holder``, when given), in the order first added."""
+        where: list[str] = []
+        params: list[Any] = []
+        for column, value in (("creator", creator), ("rights_holder", rights_holder)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        condition = f"WHERE {' AND '.join(where)} " if where else ""
+        rows = self.con.execute(f"SELECT {_WORK_COLUMNS} FROM works {condition}ORDER BY work_id", params).fetchall()
         return [_work_record(r) for r in rows]
 
     def work(self, work_id: int) -> WorkRecord:
@@ -569,12 +600,15 @@ def _work_record(row: tuple[Any, ...]) -> WorkRecord:
         kind=row[2],
         title=row[3],
         creator=row[4],
-        content_sha256=row[5],
-        text_sha256=row[6],
-        modified_at=row[7],
-        retrieved_at=row[8],
-        added_at=row[9],
-        n_tokens=int(row[10]),
-        n_passages=int(row[11]),
-        metadata=json.loads(row[12]),
+        rights_holder=row[5],
+        org_id=row[6],
+        licence=row[7],
+        content_sha256=row[8],
+        text_sha256=row[9],
+        modified_at=row[10],
+        retrieved_at=row[11],
+        added_at=row[12],
+        n_tokens=int(row[13]),
+        n_passages=int(row[14]),
+        metadata=json.loads(row[15]),
     )

@@ -50,6 +50,7 @@ def test_add_reopen_and_read_back(index_path):
         (record,) = store.works()
         assert record.source == "/works/a.txt"
         assert record.metadata == {"path": "/works/a.txt"}
+        assert (record.rights_holder, record.org_id, record.licence) == (None, None, None)  # no catalog row
         assert store.work_text(1) == TEXT
         assert store.cues(1) == [(0, 10, 1.5, 3.0)]
         assert store.state().works == 1
