@@ -124,6 +124,39 @@ def catalog_index(tmp_path):
     return index
 
 
+def listed(*args):
+    result = invoke("works", *args, "--json")
+    assert result.exit_code == 0, result.output
+    return [(row["title"], row["rights_holder"]) for row in map(json.loads, result.stdout.splitlines())]
+
+
+def test_works_shows_and_filters_by_rights_holder_and_remove_takes_theirs_down(tmp_path):
+    index = catalog_index(tmp_path)
+    table = runner.invoke(app, ["works", "--index", str(index)], env={"COLUMNS": "200"})
+    assert "Rights holder" in table.stdout
+    assert "Harbour Press" in table.stdout
+    assert listed("--index", str(index)) == [("c", None), ("a", "Harbour Press"), ("b", "Meadow Press")]
+    assert listed("--index", str(index), "--rights-holder", "Meadow Press") == [("b", "Meadow Press")]
+    assert listed("--index", str(index), "--creator", "Ada Writer") == [("a", "Harbour Press")]
+    assert listed("--index", str(index), "--creator", "Ada Writer", "--rights-holder", "Meadow Press") == []
+    removed = invoke("remove", "--rights-holder", "Meadow Press", "--index", str(index))
+    assert removed.exit_code == 0, removed.output
+    assert "removed 1 work; 2 works left" in removed.stderr
+    assert listed("--index", str(index)) == [("c", None), ("a", "Harbour Press")]
+    meadow = " ".join(WORK.replace("harbour", "meadow").split()[30:90])
+    assert invoke("audit", "-", "--index", str(index), "--json", "--no-record", input=meadow).stdout == ""
+
+
+def test_without_a_catalog_the_works_table_has_no_rights_column(tmp_path):
+    (tmp_path / "a.txt").write_text(WORK, encoding="utf-8")
+    index = tmp_path / "i.duckdb"
+    assert invoke("add", str(tmp_path / "a.txt"), "--index", str(index)).exit_code == 0
+    table = runner.invoke(app, ["works", "--index", str(index)], env={"COLUMNS": "200"})
+    assert table.exit_code == 0, table.output
+    assert "Rights holder" not in table.stdout
+    assert "Passages" in table.stdout
+
+
 def test_matches_group_by_rights_holder_in_sql_and_reports_name_it(tmp_path):
     index = catalog_index(tmp_path)
     quotes = tmp_path / "quotes"
