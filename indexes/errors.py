@@ -4,7 +4,7 @@ IndexStoreError                the index cannot be used; ``path`` and a one-line
 ├── NotAnIndexError            the file is not a provenance index (or not a DuckDB file at all)
 ├── IndexVersionError          built by a newer version of the schema than this code knows
 ├── IndexParametersError       built with other fingerprint parameters than the ones asked for
-├── IndexInUseError            another process holds the write lock
+├── IndexInUseError            another process has it open: a writer, or readers when writing
 └── IndexMissingError          no index at that path (and none was to be created)
 """
 
@@ -33,7 +33,7 @@ class IndexParametersError(IndexStoreError):
 
 
 class IndexInUseError(IndexStoreError):
-    """Another process has the index open for writing."""
+    """Another process has the index open: for writing, or read-only while this one wants to write."""
 
 
 class IndexMissingError(IndexStoreError):

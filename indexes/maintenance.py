@@ -67,7 +67,7 @@ def remove_works(
         where.append("creator = ?")
         params.append(creator)
     if rights_holder is not None:
-        where.append("json_extract_string(metadata, '$.rights_holder') = ?")
+        where.append("rights_holder = ?")
         params.append(rights_holder)
     if source_prefix is not None:
         where.append("starts_with(source, ?)")

@@ -13,6 +13,9 @@ if TYPE_CHECKING:
 
     import duckdb
 
+# A documented view: its name in ``research``, what it is, its query over ``main``, a comment per column.
+ResearchView = tuple[str, str, str, dict[str, str]]
+
 
 def m001_create_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Works with their text, passage windows, band keys, winnowed anchors, transcript cues."""
@@ -177,8 +180,13 @@ def m003_audits(con: duckdb.DuckDBPyConnection) -> None:
         """
     )
     con.execute("CREATE SCHEMA research")
-    for name, comment, sql, columns in _RESEARCH_VIEWS:
-        con.execute(f"CREATE VIEW research.{name} AS {sql}")
+    _create_views(con, _RESEARCH_VIEWS)
+
+
+def _create_views(con: duckdb.DuckDBPyConnection, views: tuple[ResearchView, ...]) -> None:
+    """Create (or replace) research views with their comments; a replaced view loses its comments, so all are set."""
+    for name, comment, sql, columns in views:
+        con.execute(f"CREATE OR REPLACE VIEW research.{name} AS {sql}")
         con.execute(f"COMMENT ON VIEW research.{name} IS {_quote(comment)}")
         for column, text in columns.items():
             con.execute(f"COMMENT ON COLUMN research.{name}.{column} IS {_quote(text)}")
@@ -190,7 +198,7 @@ def _quote(text: str) -> str:
 
 # (view, what it is, its query over main, a comment per column). Views qualify every table with
 # ``main.`` so they bind the same in a file attached under any name.
-_RESEARCH_VIEWS: tuple[tuple[str, str, str, dict[str, str]], ...] = (
+_RESEARCH_VIEWS: tuple[ResearchView, ...] = (
     (
         "works",
         "Indexed works (without their text): one row per work.",
@@ -383,11 +391,79 @@ def m005_catalog_failures(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+# Rights data a catalog row gives a work, stored as columns from schema 6 on.
+RIGHTS_COLUMNS = ("rights_holder", "org_id", "licence")
+
+
+def m006_work_rights(con: duckdb.DuckDBPyConnection) -> None:
+    """Rights holder, the catalog's own id and the licence of a work as columns, so results group by them.
+
+    Until now a catalog row's values lived only in the work's ``metadata`` JSON (where they stay): works
+    get them from there. Matched-work snapshots of stored audits (``audit_works``) get them from the
+    work only where it is still the version the audit saw (same id, source and hashes); other snapshots
+    keep nulls. The views ``research.works`` and ``research.matches`` show them beside ``creator``.
+    Running it again changes nothing.
+    """
+    for table in ("works", "audit_works"):
+        for column in RIGHTS_COLUMNS:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} VARCHAR")
+    backfill = ", ".join(f"{c} = coalesce({c}, json_extract_string(metadata, '$.{c}'))" for c in RIGHTS_COLUMNS)
+    con.execute(f"UPDATE works SET {backfill}")
+    snapshot = ", ".join(f"{c} = w.{c}" for c in RIGHTS_COLUMNS)
+    con.execute(
+        f"UPDATE audit_works a SET {snapshot} FROM works w "
+        "WHERE w.work_id = a.work_id AND w.source = a.source AND w.content_sha256 = a.content_sha256 "
+        "AND w.text_sha256 = a.text_sha256 "
+        "AND a.rights_holder IS NULL AND a.org_id IS NULL AND a.licence IS NULL"
+    )
+    _create_views(con, _RIGHTS_VIEWS)
+
+
+def _with_rights(name: str, sql: str, comments: dict[str, str]) -> ResearchView:
+    """A view of m003 with a new query and the comments of the rights columns added to its own."""
+    (found,) = [v for v in _RESEARCH_VIEWS if v[0] == name]
+    return (name, found[1], sql, {**found[3], **comments})
+
+
+_RIGHTS_VIEWS: tuple[ResearchView, ...] = (
+    _with_rights(
+        "works",
+        (
+            "SELECT work_id, source, title, creator, rights_holder, org_id, licence, kind, retrieved_at, modified_at, "
+            "added_at, content_sha256, text_sha256, n_tokens AS words, n_passages AS passages, metadata "
+            "FROM main.works"
+        ),
+        {
+            "rights_holder": "Who holds the rights, from the catalog row the work was added from (else null).",
+            "org_id": "The catalog's own id of the work (else null).",
+            "licence": "The licence the catalog row names (else null).",
+        },
+    ),
+    _with_rights(
+        "matches",
+        (
+            "SELECT m.audit_id, m.match_no, m.work_id, w.title AS work_title, w.source AS work_source, w.creator, "
+            "w.rights_holder, w.org_id, w.licence, "
+            "m.scanned, m.record_id, m.score, m.estimated_similarity, m.containment, m.verbatim_words, "
+            "m.matched_words, m.evidence_words, m.scanned_start, m.scanned_end, m.work_start, m.work_end, "
+            "m.work_time_start, m.work_time_end, m.link, w.consent_status, m.scanned_excerpt, m.work_excerpt "
+            "FROM main.matches m JOIN main.audit_works w USING (audit_id, work_id)"
+        ),
+        {
+            "rights_holder": "Rights holder of the work when the audit ran (from its catalog row; else null).",
+            "org_id": "The catalog's own id of the work when the audit ran.",
+            "licence": "Licence of the work when the audit ran, as its catalog row named it.",
+        },
+    ),
+)
+
+
 MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (
     m001_create_tables,
     m002_consent,
     m003_audits,
     m004_scans,
     m005_catalog_failures,
+    m006_work_rights,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

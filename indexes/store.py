@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -40,6 +41,7 @@ APPLICATION = "provenance-index"
 COMMON_MIN_WORKS = 3
 COMMON_FRACTION = 1000
 MetaValue = str | int | float | bool | None
+_HOLDER_PID = re.compile(r"\(PID (\d+)\)")  # the process DuckDB names in its lock error
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,9 @@ class NewWork:
     retrieved_at: datetime
     modified_at: datetime | None = None
     creator: str | None = None
+    rights_holder: str | None = None  # these three come from a catalog row; plain adds leave them None
+    org_id: str | None = None
+    licence: str | None = None
     metadata: dict[str, MetaValue] = field(default_factory=dict)
     cues: Sequence[tuple[int, int, float, float]] = ()
     consent: dict[str, Any] | None = None
@@ -69,6 +74,9 @@ class WorkRecord:
     kind: str
     title: str
     creator: str | None
+    rights_holder: str | None
+    org_id: str | None
+    licence: str | None
     content_sha256: str
     text_sha256: str
     modified_at: datetime | None
@@ -93,15 +101,33 @@ class IndexState:
 AddOutcome = Literal["added", "replaced", "unchanged"]
 
 _WORK_COLUMNS = (
-    "work_id, source, kind, title, creator, content_sha256, text_sha256, modified_at, "
-    "retrieved_at, added_at, n_tokens, n_passages, metadata"
+    "work_id, source, kind, title, creator, rights_holder, org_id, licence, content_sha256, text_sha256, "
+    "modified_at, retrieved_at, added_at, n_tokens, n_passages, metadata"
+)
+# Columns add_work writes after work_id and source, in the order of its values.
+_WRITTEN = (
+    "kind",
+    "title",
+    "creator",
+    "rights_holder",
+    "org_id",
+    "licence",
+    "content_sha256",
+    "text_sha256",
+    "modified_at",
+    "retrieved_at",
+    "added_at",
+    "n_tokens",
+    "n_passages",
+    "metadata",
+    "text",
 )
 
 
 def _classify(path: str, exc: duckdb.Error) -> IndexStoreError:
     text = str(exc)
     if "lock" in text.lower():
-        return IndexInUseError(path, "the index is in use by another process (it holds the write lock)")
+        return IndexInUseError(path, _in_use(text))
     if "different configuration" in text:
         return IndexInUseError(path, "the index is already open in this process in another mode")
     if "not a valid DuckDB database" in text:
@@ -109,6 +135,22 @@ def _classify(path: str, exc: duckdb.Error) -> IndexStoreError:
     if "does not exist" in text:
         return IndexMissingError(path, "no index here yet; create one with `provenance add`")
     return IndexStoreError(path, f"cannot open the index: {text.splitlines()[0]}")
+
+
+def _in_use(text: str) -> str:
+    """Who blocks the open, from DuckDB's lock error: a writer, or (only a writer is refused then) readers.
+
+    DuckDB adds "you would be able to open this database in read-only mode" exactly when the locks in
+    the way are all read-only ones: audits, queries or a parallel scan's workers reading the index.
+    """
+    found = _HOLDER_PID.search(text)
+    pid = f" (PID {found.group(1)})" if found else ""
+    if "read-only mode" in text:
+        return (
+            f"the index is in use by another process{pid} that has it open read-only (an audit, a query or a "
+            "dataset scan's workers); it can be written once every reader has closed it"
+        )
+    return f"the index is in use by another process{pid} that has it open for writing (it holds the write lock)"
 
 
 class IndexStore:
@@ -279,6 +321,9 @@ class IndexStore:
             work.kind,
             work.title,
             work.creator,
+            work.rights_holder,
+            work.org_id,
+            work.licence,
             work.content_sha256,
             work.text_sha256,
             work.modified_at,
@@ -295,16 +340,13 @@ class IndexStore:
             if existing:
                 work_id = int(existing[0])
                 self._delete_children(work_id)
-                con.execute(
-                    "UPDATE works SET kind = ?, title = ?, creator = ?, content_sha256 = ?, text_sha256 = ?, "
-                    "modified_at = ?, retrieved_at = ?, added_at = ?, n_tokens = ?, n_passages = ?, "
-                    "metadata = ?, text = ? WHERE work_id = ?",
-                    [*row, work_id],
-                )
+                assignments = ", ".join(f"{column} = ?" for column in _WRITTEN)
+                con.execute(f"UPDATE works SET {assignments} WHERE work_id = ?", [*row, work_id])
             else:
                 work_id = self._int("SELECT nextval('work_ids')")
+                marks = ", ".join("?" for _ in range(len(_WRITTEN) + 2))
                 con.execute(
-                    "INSERT INTO works VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO works (work_id, source, {', '.join(_WRITTEN)}) VALUES ({marks})",
                     [work_id, work.source, *row],
                 )
             self._insert_passages(work_id, passages)
@@ -438,9 +480,16 @@ class IndexStore:
             raise IndexStoreError(self.path, f"query returned no row: {sql}")
         return int(row[0])
 
-    def works(self) -> list[WorkRecord]:
-        """Every indexed work, in the order they were first added."""
-        rows = self.con.execute(f"SELECT {_WORK_COLUMNS} FROM works ORDER BY work_id").fetchall()
+    def works(self, *, creator: str | None = None, rights_holder: str | None = None) -> list[WorkRecord]:
+        """Every indexed work (of ``creator`` and of ``rights_holder``, when given), in the order first added."""
+        where: list[str] = []
+        params: list[Any] = []
+        for column, value in (("creator", creator), ("rights_holder", rights_holder)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        condition = f"WHERE {' AND '.join(where)} " if where else ""
+        rows = self.con.execute(f"SELECT {_WORK_COLUMNS} FROM works {condition}ORDER BY work_id", params).fetchall()
         return [_work_record(r) for r in rows]
 
     def work(self, work_id: int) -> WorkRecord:
@@ -551,12 +600,15 @@ def _work_record(row: tuple[Any, ...]) -> WorkRecord:
         kind=row[2],
         title=row[3],
         creator=row[4],
-        content_sha256=row[5],
-        text_sha256=row[6],
-        modified_at=row[7],
-        retrieved_at=row[8],
-        added_at=row[9],
-        n_tokens=int(row[10]),
-        n_passages=int(row[11]),
-        metadata=json.loads(row[12]),
+        rights_holder=row[5],
+        org_id=row[6],
+        licence=row[7],
+        content_sha256=row[8],
+        text_sha256=row[9],
+        modified_at=row[10],
+        retrieved_at=row[11],
+        added_at=row[12],
+        n_tokens=int(row[13]),
+        n_passages=int(row[14]),
+        metadata=json.loads(row[15]),
     )

@@ -4,7 +4,9 @@ A catalog is CSV (a header row) or JSON Lines (one object per line), optionally 
 Each row names a ``source`` (a web page URL, a YouTube URL or video id, or a file path, relative to
 the catalog's folder) and carries ``creator``, ``rights_holder``, the organization's own ``org_id``,
 and a ``licence`` or a ``consent`` status (or both). A bad row is reported with its line number and
-the rest are read; the works it yields carry all of it in ``NewWork.creator`` and ``NewWork.metadata``.
+the rest are read. The works it yields carry creator, rights holder, ``org_id`` and licence in their
+own ``NewWork`` fields (columns of the index, so results group by them); ``NewWork.metadata`` records
+those three again, with the consent status and any extra columns, as before.
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ class CatalogRow:
     extra: dict[str, str] = field(default_factory=dict)
 
     def metadata(self) -> dict[str, str | None]:
-        """What a work indexed from this row records in ``NewWork.metadata`` (creator goes in its own field)."""
+        """What a work indexed from this row records in ``NewWork.metadata`` (creator only in its own field)."""
         found: dict[str, str | None] = {f"catalog_{k}": v for k, v in self.extra.items()}
         found.update(
             rights_holder=self.rights_holder, org_id=self.org_id, licence=self.licence, consent_status=self.consent
@@ -89,7 +91,14 @@ class CatalogRow:
 
     def apply(self, work: NewWork) -> NewWork:
         """``work`` (as a connector produced it) with this row's creator, rights holder, licence, consent, id."""
-        return replace(work, creator=self.creator, metadata={**work.metadata, **self.metadata()})
+        return replace(
+            work,
+            creator=self.creator,
+            rights_holder=self.rights_holder,
+            org_id=self.org_id,
+            licence=self.licence,
+            metadata={**work.metadata, **self.metadata()},
+        )
 
 
 def catalog_rows(path: str | Path) -> Iterator[CatalogRow | InputFailure]:

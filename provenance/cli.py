@@ -594,12 +594,14 @@ def _print_matches(matches: list[Match]) -> None:
 @app.command()
 def works(
     index: IndexOption = Path(DEFAULT_INDEX),
+    creator: Annotated[str | None, typer.Option(help="Only the works of this creator.")] = None,
+    rights_holder: Annotated[str | None, typer.Option(help="Only the works of this rights holder.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per work per line.")] = False,
     verbose: VerboseOption = False,
 ) -> None:
-    """List the indexed works."""
-    with _errors(verbose), IndexStore.open(index, read_only=True) as store:
-        records = store.works()
+    """List the indexed works (with their rights holder, when a catalog named one)."""
+    with _errors(verbose), open_index(index, read_only=True) as store:
+        records = store.works(creator=creator, rights_holder=rights_holder)
     if as_json:
         for r in records:
             row = {
@@ -608,6 +610,9 @@ def works(
                 "title": r.title,
                 "kind": r.kind,
                 "creator": r.creator,
+                "rights_holder": r.rights_holder,
+                "org_id": r.org_id,
+                "licence": r.licence,
                 "content_sha256": r.content_sha256,
                 "words": r.n_tokens,
                 "passages": r.n_passages,
@@ -615,11 +620,20 @@ def works(
             }
             sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
         return
-    table = Table(title=f"{len(records)} works in {index}")
-    for column in ("ID", "Title", "Kind", "Words", "Passages", "Source"):
+    table = Table(title=f"{_plural(len(records), 'work')} in {index}")
+    rights = any(r.rights_holder for r in records)  # a column only where a catalog named rights holders
+    for column in ("ID", "Title", "Kind", *(["Rights holder"] if rights else []), "Words", "Passages", "Source"):
         table.add_column(column, overflow="fold")
     for r in records:
-        table.add_row(str(r.work_id), r.title, r.kind, str(r.n_tokens), str(r.n_passages), _display_path(r.source))
+        table.add_row(
+            str(r.work_id),
+            r.title,
+            r.kind,
+            *([r.rights_holder or ""] if rights else []),
+            str(r.n_tokens),
+            str(r.n_passages),
+            _display_path(r.source),
+        )
     out.print(table)
 
 

@@ -314,14 +314,14 @@ def _html_summary(run: AuditRun, s: Summary) -> str:
     }
     out.append("<h3>Matched works</h3>")
     out.append(
-        "<table><thead><tr><th>Work</th><th>Title</th><th>Creator</th><th>Kind</th><th>Consent</th>"
-        "<th>Matches</th><th>Longest run</th></tr></thead><tbody>"
+        "<table><thead><tr><th>Work</th><th>Title</th><th>Creator</th><th>Rights holder</th><th>Kind</th>"
+        "<th>Consent</th><th>Matches</th><th>Longest run</th></tr></thead><tbody>"
     )
     for w in run.works:
         out.append(
             f"<tr><td>{w.work_id}</td><td>{_a(w.source, w.title or w.source)}</td><td>{_e(w.creator or '')}</td>"
-            f"<td>{_e(w.kind)}</td><td>{_e(w.consent_status or NO_CONSENT)}</td><td>{counts[w.work_id]}</td>"
-            f"<td>{longest[w.work_id]} words</td></tr>"
+            f"<td>{_e(w.rights_holder or '')}</td><td>{_e(w.kind)}</td><td>{_e(w.consent_status or NO_CONSENT)}</td>"
+            f"<td>{counts[w.work_id]}</td><td>{longest[w.work_id]} words</td></tr>"
         )
     out.append("</tbody></table>")
     out.append("<h3>Matches</h3>")
@@ -377,7 +377,8 @@ def _html_match(run: AuditRun, n: int, m: Match, seed: int) -> str:
         (
             "Work",
             f"{_e(m.title or m.source)} (work {m.work_id}, {_e(w.kind)})"
-            + (f" by {_e(w.creator)}" if w.creator else ""),
+            + (f" by {_e(w.creator)}" if w.creator else "")
+            + (f", rights held by {_e(w.rights_holder)}" if w.rights_holder else ""),
         ),
         ("Where in the work", _e(where)),
         ("Source", _a(m.link or w.source, m.link or w.source)),
@@ -538,6 +539,7 @@ CSV_COLUMNS = (
     "work_id",
     "work_title",
     "creator",
+    "rights_holder",
     "work_source",
     "work_start",
     "work_end",
@@ -578,6 +580,7 @@ def render_csv(run: AuditRun) -> str:
             m.work_id,
             w.title,
             w.creator,
+            w.rights_holder,
             w.source,
             m.work_span[0],
             m.work_span[1],

@@ -17,7 +17,7 @@ run's write briefly excludes readers, read-only opens wait up to ``OPEN_WAIT_S``
 (``open_index``). ``provenance audit --no-record`` records nothing and never writes.
 
 An index of an older schema is upgraded by ``open_index`` even when asked for read-only (the
-migrations only add tables and views), so audits keep working on indexes made before runs existed.
+migrations only add tables, columns and views), so audits keep working on indexes made before runs existed.
 """
 
 from __future__ import annotations
@@ -80,7 +80,11 @@ class InputRecord:
 
 @dataclass(frozen=True)
 class WorkSnapshot:
-    """A matched work as it was when the audit ran: its hashes and the consent recorded at retrieval."""
+    """A matched work as it was when the audit ran: its hashes, rights data and the consent recorded at retrieval.
+
+    ``rights_holder``, ``org_id`` and ``licence`` come from the work's catalog row (None for other works,
+    and in runs recorded before they were columns).
+    """
 
     work_id: int
     source: str
@@ -93,6 +97,9 @@ class WorkSnapshot:
     consent_status: str | None = None
     consent_summary: str | None = None
     consent: dict[str, Any] | None = None
+    rights_holder: str | None = None
+    org_id: str | None = None
+    licence: str | None = None
 
 
 @dataclass(frozen=True)
@@ -328,6 +335,9 @@ def _snapshot(store: IndexStore, work_id: int) -> WorkSnapshot:
         consent_status=None if row is None else str(row[0]),
         consent_summary=None if row is None else str(row[1]),
         consent=consent,
+        rights_holder=record.rights_holder,
+        org_id=record.org_id,
+        licence=record.licence,
     )
 
 
@@ -506,6 +516,9 @@ _WORK_TYPES = {
     "consent_status": pa.string(),
     "consent_summary": pa.string(),
     "consent_snapshot": pa.string(),
+    "rights_holder": pa.string(),
+    "org_id": pa.string(),
+    "licence": pa.string(),
 }
 _MATCH_TYPES = {
     "audit_id": pa.string(),
@@ -707,7 +720,8 @@ def _load_inputs(con: duckdb.DuckDBPyConnection, audit_id: str) -> Iterator[Inpu
 def _load_works(con: duckdb.DuckDBPyConnection, audit_id: str) -> Iterator[WorkSnapshot]:
     rows = con.execute(
         "SELECT work_id, source, title, creator, kind, content_sha256, text_sha256, retrieved_at, consent_status, "
-        "consent_summary, consent_snapshot FROM audit_works WHERE audit_id = ? ORDER BY work_id",
+        "consent_summary, consent_snapshot, rights_holder, org_id, licence FROM audit_works "
+        "WHERE audit_id = ? ORDER BY work_id",
         [audit_id],
     ).fetchall()
     for r in rows:
@@ -723,6 +737,9 @@ def _load_works(con: duckdb.DuckDBPyConnection, audit_id: str) -> Iterator[WorkS
             consent_status=r[8],
             consent_summary=r[9],
             consent=None if r[10] is None else json.loads(r[10]),
+            rights_holder=r[11],
+            org_id=r[12],
+            licence=r[13],
         )
 
 

@@ -1,10 +1,11 @@
 """Read-only SQL over the index's documented views, and their export as Parquet.
 
-The views live in the index file itself, in the schema ``research`` (migration ``m003_audits``), so any
-DuckDB client reads them (``SELECT * FROM research.matches``); each view and most columns carry a
-comment (``duckdb_views()``, ``duckdb_columns()``). ``provenance sql`` puts ``research`` first on the
-search path, so ``works`` there means ``research.works``; the internal tables stay reachable as
-``main.NAME``.
+The views live in the index file itself, in the schema ``research`` (migration ``m003_audits``; since
+``m006_work_rights``, ``works`` and ``matches`` carry ``rights_holder``, ``org_id`` and ``licence`` beside
+``creator``), so any DuckDB client reads them (``SELECT * FROM research.matches``); each view and most
+columns carry a comment (``duckdb_views()``, ``duckdb_columns()``). ``provenance sql`` puts ``research``
+first on the search path, so ``works`` there means ``research.works``; the internal tables stay
+reachable as ``main.NAME``.
 
 Queries run on a read-only connection, and only single ``SELECT`` statements (``WITH``, ``DESCRIBE``,
 ``SHOW`` and ``SUMMARIZE`` included) are accepted: ``COPY ... TO``, ``ATTACH``, ``SET``, ``INSTALL``

@@ -29,6 +29,7 @@ def work(source, body, *, creator=None, rights_holder=None, cues=(), consent=Non
         text_sha256=str(hash(body)) + "t",
         retrieved_at=datetime.now(timezone.utc),
         creator=creator,
+        rights_holder=rights_holder,
         metadata=metadata,
         cues=cues,
         consent=consent,
@@ -100,6 +101,26 @@ def test_remove_by_work_id_takes_everything_of_the_work(catalog):
 def test_criteria_combine_and_the_count_is_returned(catalog, criteria, left):
     assert remove_works(catalog, **criteria) == 4 - len(left)
     assert sources(catalog) == left
+    assert_consistent(catalog)
+
+
+def per_work(store, table):
+    """Rows of ``table`` per work id (bands through their passages)."""
+    if table == "bands":
+        sql = "SELECT p.work_id, count(*) FROM bands b JOIN passages p USING (passage_id) GROUP BY ALL"
+    else:
+        sql = f"SELECT work_id, count(*) FROM {table} GROUP BY ALL"
+    return dict(store.con.execute(sql).fetchall())
+
+
+def test_remove_by_rights_holder_takes_only_their_works_and_fingerprints(catalog):
+    before = {table: per_work(catalog, table) for table in ("passages", "bands", "anchors")}
+    assert remove_works(catalog, rights_holder="South Press") == 1
+    assert sources(catalog) == ["/cat/ann/a.txt", "/cat/bob/c.txt", "/other/d.txt"]
+    for table, counts in before.items():
+        assert counts[2] > 0, table
+        assert per_work(catalog, table) == {k: v for k, v in counts.items() if k != 2}, table
+    assert remove_works(catalog, rights_holder="south press") == 0  # names match exactly
     assert_consistent(catalog)
 
 

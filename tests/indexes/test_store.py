@@ -1,4 +1,5 @@
 import dataclasses
+import os
 import subprocess
 import sys
 import textwrap
@@ -49,6 +50,7 @@ def test_add_reopen_and_read_back(index_path):
         (record,) = store.works()
         assert record.source == "/works/a.txt"
         assert record.metadata == {"path": "/works/a.txt"}
+        assert (record.rights_holder, record.org_id, record.licence) == (None, None, None)  # no catalog row
         assert store.work_text(1) == TEXT
         assert store.cues(1) == [(0, 10, 1.5, 3.0)]
         assert store.state().works == 1
@@ -143,9 +145,37 @@ def test_a_second_writer_gets_a_clear_error(index_path):
         )
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         assert "in use" in result.stdout
-        assert "another process" in result.stdout
+        assert f"another process (PID {os.getpid()}) that has it open for writing" in result.stdout
+        assert "read-only" not in result.stdout
     with IndexStore.open(index_path, read_only=True) as store:
         assert store.state().works == 1
+
+
+def test_a_reader_in_another_process_blocks_a_writer_and_the_error_says_so(index_path):
+    IndexStore.open(index_path).close()
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from indexes import IndexStore
+        with IndexStore.open({str(index_path)!r}, read_only=True):
+            print("open", flush=True)
+            sys.stdin.readline()
+        """
+    )
+    reader = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert reader.stdout is not None
+        assert reader.stdout.readline().strip() == "open"
+        with pytest.raises(IndexInUseError) as info:
+            IndexStore.open(index_path)
+        with IndexStore.open(index_path, read_only=True) as store:  # readers share the file
+            assert store.state().works == 0
+    finally:
+        reader.communicate("\n", timeout=30)
+    reason = info.value.reason
+    assert f"another process (PID {reader.pid}) that has it open read-only" in reason
+    assert "write lock" not in reason
+    IndexStore.open(index_path).close()  # the reader is gone: writable again
 
 
 def test_in_use_error_type_in_process(index_path):

@@ -135,6 +135,7 @@ def test_works_carry_the_rows_creator_rights_holder_licence_and_id(store):
     _, work_id = store.add_work(row.apply(fetched))
     record = store.work(work_id)
     assert record.creator == "Ann"
+    assert (record.rights_holder, record.org_id, record.licence) == ("North Press", "N-1", "CC-BY-4.0")
     assert record.metadata == {
         "url": "https://example.org/a",
         "rights_holder": "North Press",

@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
+from oldindex import index_at
 from typer.main import get_command
 from typer.testing import CliRunner
 
+from connectors.files import FilesConnector
+from indexes.migrations import SCHEMA_VERSION
 from provenance.cli import app
+from provenance.ingest import new_work
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 runner = CliRunner()
@@ -201,6 +206,34 @@ def test_second_writer_is_told_the_index_is_in_use(indexed, tmp_path):
             assert "in use" in result.stderr
         finally:
             holder.kill()
+
+
+def test_works_waits_briefly_for_a_writer_like_the_other_read_commands(indexed):
+    hold = (
+        f"import duckdb, sys; c = duckdb.connect({str(indexed)!r}); print('ok', flush=True); "
+        "sys.stdin.readline(); c.close()"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", hold], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None
+    assert holder.stdout.readline().strip() == "ok"
+    timer = threading.Timer(0.5, holder.communicate, ["\n"])  # the writer finishes while `works` waits
+    timer.start()
+    try:
+        result = invoke("works", "--index", str(indexed), "--json")
+    finally:
+        timer.join()
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["title"] for line in result.stdout.splitlines()] == ["keeper"]
+
+
+def test_works_upgrades_an_index_of_an_older_schema(tmp_path):
+    (tmp_path / "keeper.txt").write_text(WORK, encoding="utf-8")
+    fetched = next(FilesConnector().fetch(str(tmp_path / "keeper.txt")))
+    index = index_at(tmp_path / "old.duckdb", SCHEMA_VERSION - 1, [new_work(fetched)])
+    result = invoke("works", "--index", str(index), "--json")
+    assert result.exit_code == 0, result.output
+    (row,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert (row["title"], row["rights_holder"]) == ("keeper", None)
 
 
 def test_module_entry_point_and_version():
