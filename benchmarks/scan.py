@@ -5,8 +5,10 @@
 
 Builds (or reuses, with --index) an index of generated prose, writes a Parquet dataset of generated
 records (one in ten with a planted 100-word passage of an indexed work), then scans it once per worker
-count, each scan in a fresh process so its peak RSS is its own (workers' peaks are reported apart:
-the largest worker, and their sum, which is what the machine must hold). Wall-clock figures on
+count, each scan in a fresh process so its peak RSS is its own (the largest worker's peak is
+reported apart). Rates: end to end (start-up included); after start-up (from the first audited
+batch); and while auditing shards (bytes over the shards' own seconds, divided among the workers:
+the steady rate, free of start-up and of the wait for the last shard). Wall-clock figures on
 whatever machine runs this; run it on an idle machine.
 """
 
@@ -90,6 +92,7 @@ def run(index: Path, dataset: Path, workers: int, lookup: str) -> None:
     """One scan in this process; prints one JSON line of figures (the parent reads it)."""
     started = time.perf_counter()
     first: list[tuple[float, int]] = []
+    busy: list[float] = []  # seconds each shard took in its worker
 
     def progress(p: ScanProgress) -> None:
         if p.text_bytes and not first:  # the first batch is audited: start-up and lookup loading are over
@@ -102,6 +105,7 @@ def run(index: Path, dataset: Path, workers: int, lookup: str) -> None:
         audit=AuditOptions(lookup=lookup),  # type: ignore[arg-type]
         options=ScanOptions(workers=workers, restart=True),
         on_progress=progress,
+        on_shard=lambda report: busy.append(report.seconds),
     )
     ended = time.perf_counter()
     seconds = ended - started
@@ -117,6 +121,7 @@ def run(index: Path, dataset: Path, workers: int, lookup: str) -> None:
                 "seconds": seconds,
                 "startup": first[0][0] - started,
                 "steady_mb_s": (summary.text_bytes - first[0][1]) / 1e6 / (ended - first[0][0]),
+                "busy_mb_s": summary.text_bytes / 1e6 / (sum(busy) / workers),
                 "text_mb": summary.text_bytes / 1e6,
                 "records": summary.records,
                 "cpu_s": cpu,
@@ -169,7 +174,8 @@ def main() -> None:
             print(
                 f"  workers {workers}: {r['seconds']:6.1f} s, {rate:6.2f} MB/s of text ({rate / base:.2f}x), "
                 f"{r['records'] / r['seconds']:5.0f} records/s; after {r['startup']:.1f} s of start-up "
-                f"{r['steady_mb_s']:.2f} MB/s; {r['cpu_s'] / r['text_mb'] * 1000:.0f} ms of CPU per MB; "
+                f"{r['steady_mb_s']:.2f} MB/s; while auditing shards {r['busy_mb_s']:.2f} MB/s; "
+                f"{r['cpu_s'] / r['text_mb'] * 1000:.0f} ms of CPU per MB; "
                 f"{r['matched_records']} matches; peak RSS parent "
                 f"{r['parent_rss_mib']:.0f} MiB"
                 + (f", largest worker {r['worker_rss_mib']:.0f} MiB" if workers > 1 else "")

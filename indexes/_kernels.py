@@ -149,6 +149,68 @@ def _band_keys(signatures: Any, bands: int, rows: int, seed: int) -> Any:  # noq
     return out
 
 
+# The compiled kernels, set by ``_compile``: the batch kernel below calls them (numba resolves a
+# global when it compiles the caller, so these must be set before its first call).
+_shingles_jit: Any = None
+_window_minima_jit: Any = None
+_band_keys_jit: Any = None
+_winnow_jit: Any = None
+
+
+def _passages_batch(
+    hashes: Any,  # noqa: ANN401 - compiled by numba, typed by its callers
+    offsets: Any,  # noqa: ANN401
+    a: Any,  # noqa: ANN401
+    b: Any,  # noqa: ANN401
+    k: int,
+    size: int,
+    stride: int,
+    width: int,
+    block: int,
+    bands: int,
+    rows: int,
+    seed: int,
+    window: int,
+) -> Any:  # noqa: ANN401
+    texts = offsets.shape[0] - 1
+    window_offsets = np.zeros(texts + 1, np.int64)
+    for t in range(texts):  # windows per text, as shingles.windows makes them
+        n = offsets[t + 1] - offsets[t]
+        count = 0
+        if n >= k:
+            count = 1 if n <= size else (n - size) // stride + 1 + (1 if (n - size) % stride else 0)
+        window_offsets[t + 1] = window_offsets[t] + count
+    total = window_offsets[texts]
+    ranges = np.empty((total, 2), np.int64)
+    signatures = np.empty((total, a.shape[0]), np.uint32)
+    keys = np.empty((total, bands), np.uint64)
+    anchor_offsets = np.zeros(texts + 1, np.int64)
+    anchor_pos = np.empty(max(0, hashes.shape[0]), np.int64)
+    anchor_keys = np.empty(max(0, hashes.shape[0]), np.uint64)
+    for t in range(texts):
+        n = offsets[t + 1] - offsets[t]
+        w0, w1 = window_offsets[t], window_offsets[t + 1]
+        for w in range(w1 - w0):
+            start = min(w * stride, max(0, n - size))
+            ranges[w0 + w, 0] = start
+            ranges[w0 + w, 1] = start + min(size, n)
+        shingles = _shingles_jit(hashes[offsets[t] : offsets[t + 1]], k)
+        m = shingles.shape[0]
+        if w1 > w0:
+            clipped = max(1, min(width, m))
+            starts = np.minimum(ranges[w0:w1, 0], m - clipped)
+            signatures[w0:w1] = _window_minima_jit(shingles, a, b, starts, clipped, block)
+            keys[w0:w1] = _band_keys_jit(signatures[w0:w1], bands, rows, seed)
+        kept = _winnow_jit(shingles, window) if m else np.zeros(0, np.int64)
+        a0 = anchor_offsets[t]
+        anchor_offsets[t + 1] = a0 + kept.shape[0]
+        for j in range(kept.shape[0]):
+            anchor_pos[a0 + j] = kept[j]
+            anchor_keys[a0 + j] = shingles[kept[j]]
+    used = anchor_offsets[texts]
+    return ranges, signatures, keys, window_offsets, anchor_pos[:used], anchor_keys[:used], anchor_offsets
+
+
 def _find_keys(sorted_keys: Any, directory: Any, shift: int, bitmap: Any, mask: Any, keys: Any, ukeys: Any) -> Any:  # noqa: ANN401 - compiled by numba
     n = keys.shape[0]
     found = np.empty(n, np.int64)
@@ -231,13 +293,17 @@ def _compile() -> Kernels | None:
     except ImportError:
         return None
     jit = numba.njit(cache=True, nogil=True)
+    global _shingles_jit, _window_minima_jit, _band_keys_jit, _winnow_jit
+    _shingles_jit, _window_minima_jit = jit(_shingles), jit(_window_minima)
+    _band_keys_jit, _winnow_jit = jit(_band_keys), jit(_winnow)
     return (
         cast("Callable[..., Any]", jit(_tokens)),
-        cast("Callable[..., Any]", jit(_window_minima)),
-        cast("Callable[..., Any]", jit(_band_keys)),
+        cast("Callable[..., Any]", _window_minima_jit),
+        cast("Callable[..., Any]", _band_keys_jit),
         cast("Callable[..., Any]", jit(_find_keys)),
-        cast("Callable[..., Any]", jit(_shingles)),
-        cast("Callable[..., Any]", jit(_winnow)),
+        cast("Callable[..., Any]", _shingles_jit),
+        cast("Callable[..., Any]", _winnow_jit),
+        cast("Callable[..., Any]", jit(_passages_batch)),
     )
 
 
@@ -306,3 +372,29 @@ def winnow(shingle_hashes: Any, window: int) -> Any:  # noqa: ANN401 - numpy arr
     kernels = _compiled()
     assert kernels is not None  # noqa: S101 - callers check available()
     return kernels[5](shingle_hashes, window)
+
+
+def passages_batch(
+    hashes: Any,  # noqa: ANN401 - numpy arrays in, out
+    offsets: Any,  # noqa: ANN401
+    a: Any,  # noqa: ANN401
+    b: Any,  # noqa: ANN401
+    *,
+    k: int,
+    size: int,
+    stride: int,
+    width: int,
+    block: int,
+    bands: int,
+    rows: int,
+    seed: int,
+    window: int,
+) -> tuple[Any, ...]:
+    """Windows, signatures, band keys and anchors of many texts at once (see ``fingerprint.PassageBatch``).
+
+    ``hashes`` are the texts' token hashes end to end, text ``t`` at ``offsets[t]:offsets[t + 1]``.
+    """
+    kernels = _compiled()
+    assert kernels is not None  # noqa: S101 - callers check available()
+    found = kernels[6](hashes, offsets, a, b, k, size, stride, width, block, bands, rows, seed, window)
+    return cast("tuple[Any, ...]", found)

@@ -161,15 +161,10 @@ class Auditor:
 
     def _audit_batch(self, batch: list[ScanItem]) -> Iterator[tuple[ScanItem, list[Match]]]:
         fp = self.fingerprinter
-        tokens = fp.tokenize_many([item.text for item in batch])
-        windows = [fp.passages(t, stride=self.options.scan_stride) for t in tokens]
+        windows = fp.passages_many(fp.tokenize_many([item.text for item in batch]), stride=self.options.scan_stride)
         found = (
-            self.lookup.bands(_owners([w.keys.size for w in windows]), _concat([w.keys.reshape(-1) for w in windows])),
-            self.lookup.anchors(
-                _owners([w.anchor_keys.size for w in windows]),
-                _concat([w.anchor_keys for w in windows]),
-                fp.params.anchor_run,
-            ),
+            self.lookup.bands(windows.key_owners(), windows.keys.reshape(-1)),
+            self.lookup.anchors(windows.anchor_owners(), windows.anchor_keys, fp.params.anchor_run),
         )
         candidates: dict[int, dict[int, list[tuple[int, int]]]] = defaultdict(lambda: defaultdict(list))
         banded: set[tuple[int, int]] = set()
@@ -188,7 +183,7 @@ class Auditor:
             for work_id, ranges in sorted(candidates.get(i, {}).items()):
                 if not is_candidate(band_hits=int((i, work_id) in banded), anchor_hits=len(anchored[i, work_id])):
                     continue
-                matches.extend(verify(item, windows[i], self._work(work_id), ranges, self.options, fp.params))
+                matches.extend(verify(item, windows.passages(i), self._work(work_id), ranges, self.options, fp.params))
             matches.sort(key=lambda m: (m.scanned_span[0], m.work_id))
             yield item, matches
 
@@ -294,15 +289,6 @@ def is_candidate(*, band_hits: int, anchor_hits: int) -> bool:
     or more is guaranteed two (two disjoint winnowing windows), so short quotes are still found.
     """
     return band_hits > 0 or anchor_hits >= MIN_ANCHORS
-
-
-def _concat(arrays: list[npt.NDArray[np.int64]]) -> npt.NDArray[np.int64]:
-    return np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)
-
-
-def _owners(sizes: list[int]) -> npt.NDArray[np.int64]:
-    """Which text each of the concatenated keys belongs to: ``sizes[i]`` times ``i``."""
-    return np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
 
 
 def _common_mask(n_tokens: int, positions: list[int], params: IndexParams) -> npt.NDArray[np.bool_]:

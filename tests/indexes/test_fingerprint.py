@@ -1,6 +1,8 @@
 import subprocess
 import sys
 
+import numpy as np
+
 from indexes.fingerprint import Fingerprinter
 from indexes.params import IndexParams
 
@@ -31,3 +33,21 @@ def test_same_fingerprints_in_a_fresh_process():
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     fp = Fingerprinter(IndexParams())
     assert fp.passages(fp.tokenize(TEXT)).keys.tobytes().hex() == other
+
+
+def test_a_batch_holds_each_texts_own_passages():
+    fp = Fingerprinter(IndexParams())
+    texts = ["", "too short", " ".join(f"a{i}" for i in range(54)), " ".join(f"b{i}" for i in range(333))]
+    batch = fp.passages_many(fp.tokenize_many(texts), stride=10)
+    assert len(batch) == len(texts)
+    for i, text in enumerate(texts):
+        alone = fp.passages(fp.tokenize(text), stride=10)
+        got = batch.passages(i)
+        assert got.ranges.tolist() == alone.ranges.tolist()
+        assert got.keys.tolist() == alone.keys.tolist()
+        assert got.anchor_keys.tolist() == alone.anchor_keys.tolist()
+    owners = batch.key_owners()
+    assert owners.shape[0] == batch.keys.size
+    assert np.bincount(owners, minlength=len(texts)).tolist() == [
+        len(batch.passages(i)) * fp.params.bands for i in range(4)
+    ]

@@ -45,3 +45,22 @@ def test_compiled_block_minima_on_a_large_input():
         mp.setattr(_kernels, "available", lambda: False)
         plain = fp.minhasher.block_minima(sh, 10)
     assert (compiled == plain).all()
+
+
+def batch_fingerprints(texts, stride):
+    fp = Fingerprinter(IndexParams(passage_words=12, passage_stride=4, shingle_words=3))
+    batch = fp.passages_many(fp.tokenize_many(texts), stride=stride)
+    return [
+        (p.ranges.tolist(), p.signatures.tolist(), p.keys.tolist(), p.anchor_positions.tolist(), p.anchor_keys.tolist())
+        for p in map(batch.passages, range(len(texts)))
+    ]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(TEXTS, max_size=6), st.sampled_from([2, 3, 4, 7]))
+def test_compiled_batch_equals_numpy_route_text_by_text(texts, stride):
+    compiled = batch_fingerprints(texts, stride)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_kernels, "available", lambda: False)
+        plain = batch_fingerprints(texts, stride)
+    assert compiled == plain
