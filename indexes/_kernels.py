@@ -211,7 +211,17 @@ def _passages_batch(
     return ranges, signatures, keys, window_offsets, anchor_pos[:used], anchor_keys[:used], anchor_offsets
 
 
-def _find_keys(sorted_keys: Any, directory: Any, shift: int, bitmap: Any, mask: Any, keys: Any, ukeys: Any) -> Any:  # noqa: ANN401 - compiled by numba
+def _find_keys(
+    sorted_keys: Any,  # noqa: ANN401 - compiled by numba, typed by its callers
+    directory: Any,  # noqa: ANN401
+    shift: int,
+    bitmap: Any,  # noqa: ANN401
+    mask: Any,  # noqa: ANN401
+    coarse: Any,  # noqa: ANN401
+    coarse_mask: Any,  # noqa: ANN401
+    keys: Any,  # noqa: ANN401
+    ukeys: Any,  # noqa: ANN401
+) -> Any:  # noqa: ANN401
     n = keys.shape[0]
     found = np.empty(n, np.int64)
     first = np.empty(n, np.int64)
@@ -219,7 +229,11 @@ def _find_keys(sorted_keys: Any, directory: Any, shift: int, bitmap: Any, mask: 
     hits = 0
     half = np.int64(1) << np.int64(63 - shift)
     for i in range(n):
-        h = ukeys[i] & mask
+        u = ukeys[i]
+        h = ((u >> np.uint64(32)) | (u << np.uint64(32))) & coarse_mask  # the cached filter first
+        if (coarse[h >> np.uint64(3)] >> (h & np.uint64(7))) & 1 == 0:
+            continue
+        h = u & mask
         if (bitmap[h >> np.uint64(3)] >> (h & np.uint64(7))) & 1 == 0:
             continue
         key = keys[i]
@@ -348,6 +362,8 @@ def find_keys(
     shift: int,
     bitmap: Any,  # noqa: ANN401
     mask: Any,  # noqa: ANN401
+    coarse: Any,  # noqa: ANN401
+    coarse_mask: Any,  # noqa: ANN401
     keys: Any,  # noqa: ANN401
 ) -> tuple[Any, Any, Any]:
     """``(found, first, count)``: keys found (their positions), and the rows of ``sorted_keys`` equal to each.
@@ -356,7 +372,7 @@ def find_keys(
     """
     kernels = _compiled()
     assert kernels is not None  # noqa: S101 - callers check available()
-    found = kernels[3](sorted_keys, directory, shift, bitmap, mask, keys, keys.view(np.uint64))
+    found = kernels[3](sorted_keys, directory, shift, bitmap, mask, coarse, coarse_mask, keys, keys.view(np.uint64))
     return cast("tuple[Any, Any, Any]", found)
 
 

@@ -77,12 +77,12 @@ class KeyFilter:
     binary search in millions of sorted keys costs a cache miss per level.
     """
 
-    def __init__(self, keys: I64, bitmap: npt.NDArray[np.uint8] | None = None) -> None:
+    def __init__(self, keys: I64, bitmap: npt.NDArray[np.uint8] | None = None, *, log_bits: int | None = None) -> None:
         if bitmap is not None:  # one built before (a cached copy)
             self.mask = np.uint64(bitmap.shape[0] * 8 - 1)
             self.bitmap = bitmap
             return
-        bits = 1 << max(16, int(np.ceil(np.log2(max(1, keys.shape[0]) * 32))))
+        bits = 1 << (log_bits or max(16, int(np.ceil(np.log2(max(1, keys.shape[0]) * 32)))))
         self.mask = np.uint64(bits - 1)
         self.bitmap = np.zeros(bits // 8, dtype=np.uint8)
         byte, bit = self._split(keys)
@@ -98,6 +98,26 @@ class KeyFilter:
         """Whether each key may be in the set (never false for a key that is)."""
         byte, bit = self._split(keys)
         return ((self.bitmap[byte] >> bit) & 1).astype(np.bool_)
+
+
+COARSE_MAX_LOG_BITS = 26  # 8 MiB: stays in a processor's last-level cache
+
+
+def coarse_filter(keys: I64, fine: KeyFilter, bitmap: npt.NDArray[np.uint8] | None = None) -> KeyFilter:
+    """A small filter of the keys' high halves, tested before ``fine``: it stays in cache, and drops most probes.
+
+    ``fine`` tests the low bits of a key; this one, the high bits (a rotated copy), so their false
+    positives are independent.
+    """
+    log_fine = int(fine.bitmap.shape[0] * 8).bit_length() - 1
+    return KeyFilter(rotated(keys), bitmap, log_bits=max(16, min(COARSE_MAX_LOG_BITS, log_fine - 4)))
+
+
+def rotated(keys: I64) -> I64:
+    """Keys with their halves swapped (what ``coarse_filter`` tests)."""
+    u = keys.view(np.uint64)
+    out: I64 = ((u >> np.uint64(32)) | (u << np.uint64(32))).view(np.int64)
+    return out
 
 
 KEYS_PER_BUCKET = 8
@@ -192,6 +212,8 @@ _CACHED = (
     "anchor_bitmap",
     "band_directory",
     "anchor_directory",
+    "band_coarse",
+    "anchor_coarse",
 )
 CACHE_MIN_BANDS = 2_000_000
 """Indexes with fewer band rows load their arrays in well under a second: no cache file for them."""
@@ -223,6 +245,8 @@ class MemoryLookup:
         self.anchor_pos: I64 = arrays["anchor_pos"]
         self.band_filter = KeyFilter(self.band_keys, arrays["band_bitmap"])
         self.anchor_filter = KeyFilter(self.anchor_keys, arrays["anchor_bitmap"])
+        self.band_coarse = coarse_filter(self.band_keys, self.band_filter, arrays["band_coarse"])
+        self.anchor_coarse = coarse_filter(self.anchor_keys, self.anchor_filter, arrays["anchor_coarse"])
         self.band_directory = KeyDirectory(self.band_keys, arrays["band_directory"])
         self.anchor_directory = KeyDirectory(self.anchor_keys, arrays["anchor_directory"])
 
@@ -249,6 +273,9 @@ class MemoryLookup:
         }
         arrays["band_bitmap"] = KeyFilter(arrays["band_keys"]).bitmap
         arrays["anchor_bitmap"] = KeyFilter(arrays["anchor_keys"]).bitmap
+        for kind in ("band", "anchor"):
+            fine = KeyFilter(arrays[f"{kind}_keys"], arrays[f"{kind}_bitmap"])
+            arrays[f"{kind}_coarse"] = coarse_filter(arrays[f"{kind}_keys"], fine).bitmap
         arrays["band_directory"] = KeyDirectory(arrays["band_keys"]).offsets
         arrays["anchor_directory"] = KeyDirectory(arrays["anchor_keys"]).offsets
         return arrays
@@ -259,7 +286,9 @@ class MemoryLookup:
         return sum(int(v.nbytes) for v in vars(self).values() if isinstance(v, np.ndarray))
 
     @staticmethod
-    def _match(sorted_keys: I64, maybe: KeyFilter, directory: KeyDirectory, probe: I64, keys: I64) -> tuple[I64, I64]:
+    def _match(
+        sorted_keys: I64, maybe: KeyFilter, coarse: KeyFilter, directory: KeyDirectory, probe: I64, keys: I64
+    ) -> tuple[I64, I64]:
         """Distinct ``(probe, row)`` for every row of ``sorted_keys`` equal to a probe's key, by probe then row."""
         if _kernels.available() and keys.shape[0]:
             found, first, count = _kernels.find_keys(
@@ -268,6 +297,8 @@ class MemoryLookup:
                 directory.shift,
                 np.asarray(maybe.bitmap),
                 maybe.mask,
+                np.asarray(coarse.bitmap),
+                coarse.mask,
                 np.ascontiguousarray(keys, dtype=np.int64),
             )
             offsets = np.repeat(first - (np.cumsum(count) - count), count)
@@ -291,14 +322,16 @@ class MemoryLookup:
 
     def bands(self, probe: I64, keys: I64) -> Hits:
         """See ``Lookup.bands``."""
-        probes, rows = self._match(self.band_keys, self.band_filter, self.band_directory, probe, keys)
+        probes, rows = self._match(self.band_keys, self.band_filter, self.band_coarse, self.band_directory, probe, keys)
         probes, passages = _unique_pairs(probes, self.band_passages[rows])
         at = np.searchsorted(self.passage_ids, passages)
         return Hits(probes, self.passage_work[at], self.passage_start[at], self.passage_end[at])
 
     def anchors(self, probe: I64, keys: I64, run: int) -> Hits:
         """See ``Lookup.anchors``."""
-        probes, rows = self._match(self.anchor_keys, self.anchor_filter, self.anchor_directory, probe, keys)
+        probes, rows = self._match(
+            self.anchor_keys, self.anchor_filter, self.anchor_coarse, self.anchor_directory, probe, keys
+        )
         pos = self.anchor_pos[rows]
         return Hits(probes, self.anchor_work[rows], pos, pos + run)
 

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from indexes import IndexStore, NewWork, _kernels
 from indexes import lookup as lookup_module
-from indexes.lookup import KeyDirectory, KeyFilter, MemoryLookup
+from indexes.lookup import KeyDirectory, KeyFilter, MemoryLookup, coarse_filter, rotated
 
 WORDS = [f"w{i}" for i in range(3000)]
 
@@ -92,6 +92,7 @@ def test_key_filter_never_drops_a_present_key(keys, other):
     present = np.array(keys, dtype=np.int64)
     maybe = KeyFilter(present)
     assert maybe(present).all()
+    assert coarse_filter(present, maybe)(rotated(present)).all()
     assert maybe(np.array([other], dtype=np.int64)).shape == (1,)
 
 
@@ -147,7 +148,8 @@ def test_compiled_and_numpy_lookups_agree():
     probes = np.concatenate([rng.choice(keys, 3000), rng.integers(-(2**63), 2**63 - 1, 20_000, dtype=np.int64)])
     probes = np.concatenate([probes, [np.iinfo(np.int64).min, np.iinfo(np.int64).max]])
     owners = np.arange(probes.shape[0], dtype=np.int64) % 5
-    args = (keys, KeyFilter(keys), KeyDirectory(keys), owners, probes)
+    fine = KeyFilter(keys)
+    args = (keys, fine, coarse_filter(keys, fine), KeyDirectory(keys), owners, probes)
     compiled = MemoryLookup._match(*args)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(_kernels, "available", lambda: False)
