@@ -109,8 +109,10 @@ def coarse_filter(keys: I64, fine: KeyFilter, bitmap: npt.NDArray[np.uint8] | No
     ``fine`` tests the low bits of a key; this one, the high bits (a rotated copy), so their false
     positives are independent.
     """
+    if bitmap is not None:  # one built before (a cached copy)
+        return KeyFilter(keys[:0], bitmap)
     log_fine = int(fine.bitmap.shape[0] * 8).bit_length() - 1
-    return KeyFilter(rotated(keys), bitmap, log_bits=max(16, min(COARSE_MAX_LOG_BITS, log_fine - 4)))
+    return KeyFilter(rotated(keys), log_bits=max(16, min(COARSE_MAX_LOG_BITS, log_fine - 4)))
 
 
 def rotated(keys: I64) -> I64:
