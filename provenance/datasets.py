@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import csv
 import glob
+import itertools
 import json
 import os
 import sys
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -93,6 +95,56 @@ class Shard:
     compression: Compression | None
     size: int
     mtime_ns: int
+
+
+@dataclass(frozen=True)
+class ShardPart:
+    """Row groups ``[first, end)`` of a Parquet shard: a unit of work, so that workers finish together.
+
+    ``rows_before`` are the shard's rows before the part (record numbers stay the shard's); ``size``
+    is the part's share of the shard's bytes on disk, for progress; ``last`` marks the shard's last part.
+    """
+
+    first: int
+    end: int
+    rows_before: int
+    size: int
+    last: bool
+
+
+def split_shard(shard: Shard, part_bytes: int) -> list[ShardPart] | None:
+    """Consecutive row groups of about ``part_bytes`` each, for a Parquet shard larger than that; else ``None``.
+
+    A shard that cannot be opened here is left whole (reading it reports why).
+    """
+    if shard.format != "parquet" or shard.size <= part_bytes:
+        return None
+    try:
+        meta = pq.ParquetFile(shard.path).metadata
+    except (OSError, pa.ArrowException):
+        return None
+    groups = [
+        (meta.row_group(i).num_rows, max(1, meta.row_group(i).total_byte_size)) for i in range(meta.num_row_groups)
+    ]
+    total = sum(size for _, size in groups)
+    share = max(1, part_bytes * total // shard.size)  # part_bytes on disk, in uncompressed bytes
+    bounds = [0]
+    held = 0
+    for i, (_, size) in enumerate(groups):
+        held += size
+        if held >= share and i + 1 < len(groups):
+            bounds.append(i + 1)
+            held = 0
+    bounds.append(len(groups))
+    if len(bounds) < 3:  # noqa: PLR2004 - one part: read it whole
+        return None
+    parts = []
+    rows_before = 0
+    for first, end in itertools.pairwise(bounds):
+        size = sum(s for _, s in groups[first:end])
+        parts.append(ShardPart(first, end, rows_before, shard.size * size // total, last=end == len(groups)))
+        rows_before += sum(rows for rows, _ in groups[first:end])
+    return parts
 
 
 @dataclass(frozen=True)
@@ -254,14 +306,21 @@ def read_datasets(
 
 
 def read_shard(
-    shard: Shard, options: DatasetOptions | None = None, progress: ReadProgress | None = None
+    shard: Shard,
+    options: DatasetOptions | None = None,
+    progress: ReadProgress | None = None,
+    *,
+    part: ShardPart | None = None,
 ) -> Iterator[ScanItem | InputFailure]:
-    """The records of one shard as ``ScanItem``, bad records as ``InputFailure``, a fatal error last."""
+    """The records of one shard as ``ScanItem``, bad records as ``InputFailure``, a fatal error last.
+
+    With ``part``, only that part of a Parquet shard (record numbers are still the shard's).
+    """
     options = options or DatasetOptions()
     progress = progress if progress is not None else ReadProgress()
     start = progress.bytes_read
-    readers = {
-        "parquet": _read_parquet,
+    readers: dict[str, Callable[[Shard, DatasetOptions, ReadProgress], Iterator[ScanItem | InputFailure]]] = {
+        "parquet": partial(_read_parquet, part=part),
         "arrow": _read_arrow,
         "jsonl": _read_jsonl,
         "csv": _read_csv,
@@ -275,8 +334,8 @@ def read_shard(
                 progress.text_bytes += len(item.text.encode("utf-8")) if not item.text.isascii() else len(item.text)
             yield item
     finally:
-        progress.bytes_read = start + shard.size
-        progress.shards += 1
+        progress.bytes_read = start + (shard.size if part is None else part.size)
+        progress.shards += int(part is None or part.last)
 
 
 def _fatal(path: str, exc: BaseException) -> ShardFailure:
@@ -661,19 +720,25 @@ def _is_view(kind: pa.DataType) -> bool:
     return bool(check is not None and check(kind))
 
 
-def _read_parquet(shard: Shard, options: DatasetOptions, progress: ReadProgress) -> Iterator[ScanItem | InputFailure]:
+def _read_parquet(
+    shard: Shard, options: DatasetOptions, progress: ReadProgress, *, part: ShardPart | None = None
+) -> Iterator[ScanItem | InputFailure]:
     try:
         file = pq.ParquetFile(shard.path, buffer_size=MIB, pre_buffer=False)
         wanted = _columns(file.schema_arrow, options)
         if isinstance(wanted, str):
             yield ShardFailure(shard.path, wanted)
             return
-        total = max(1, int(file.metadata.num_rows))
-        batches = file.iter_batches(batch_size=options.batch_rows, columns=wanted, use_threads=False)
+        groups = None if part is None else list(range(part.first, part.end))
+        rows = file.metadata.num_rows if groups is None else sum(file.metadata.row_group(g).num_rows for g in groups)
+        total = max(1, int(rows))
+        size = shard.size if part is None else part.size
+        batches = file.iter_batches(batch_size=options.batch_rows, row_groups=groups, columns=wanted, use_threads=False)
     except (OSError, pa.ArrowException) as exc:
         yield _fatal(shard.path, exc)
         return
-    yield from _read_batches(shard, options, progress, batches, lambda rows: shard.size * rows // total)
+    first_row = 0 if part is None else part.rows_before
+    yield from _read_batches(shard, options, progress, batches, lambda rows: size * rows // total, first_row)
 
 
 def _read_arrow(shard: Shard, options: DatasetOptions, progress: ReadProgress) -> Iterator[ScanItem | InputFailure]:
@@ -705,11 +770,15 @@ def _read_batches(
     progress: ReadProgress,
     batches: Iterator[Any],
     position: Callable[[int], int],
+    first_row: int = 0,
 ) -> Iterator[ScanItem | InputFailure]:
-    """Records of record batches (text column first, id column second); ``position(rows)`` is bytes read."""
+    """Records of record batches (text column first, id column second); ``position(rows)`` is bytes read.
+
+    ``first_row`` is the shard's row number of the first record (a part of a shard starts past 0).
+    """
     extract = _Extract(shard, options, progress)
     start = progress.bytes_read
-    row = 0
+    row = first_row
     try:
         for batch in batches:
             column = batch.column(0)
@@ -718,7 +787,7 @@ def _read_batches(
             texts = pc.if_else(over, pa.scalar(None, column.type), column).to_pylist()
             sizes = lengths.to_pylist()
             ids = batch.column(1).to_pylist() if options.id_field is not None else None
-            progress.bytes_read = start + min(shard.size, position(row + len(texts)))
+            progress.bytes_read = start + min(shard.size, position(row - first_row + len(texts)))
             for i, text in enumerate(texts):
                 where = f"{shard.path}#{row}"
                 if sizes[i] is not None and sizes[i] > options.max_record_bytes:

@@ -41,7 +41,16 @@ import pyarrow as pa
 
 from indexes import IndexStore
 from provenance.audit import AuditOptions, Auditor
-from provenance.datasets import DatasetOptions, ReadProgress, Shard, ShardFailure, find_shards, read_shard
+from provenance.datasets import (
+    DatasetOptions,
+    ReadProgress,
+    Shard,
+    ShardFailure,
+    ShardPart,
+    find_shards,
+    read_shard,
+    split_shard,
+)
 from provenance.inputs import InputFailure, ScanItem
 from provenance.match import MATCH_COLUMNS, Match, stored_match
 from provenance.version import __version__
@@ -63,12 +72,15 @@ class ScanOptions:
     """How a scan runs.
 
     ``workers`` processes audit shards (1: all in this process); audit batches hold at most
-    ``AuditOptions.batch_size`` records and ``batch_bytes`` of text. ``restart`` starts a new scan
-    instead of resuming the last one with the same key.
+    ``AuditOptions.batch_size`` records and ``batch_bytes`` of text. With several workers, Parquet
+    shards over ``part_bytes`` are audited in parts of whole row groups of about that size, so that the
+    workers finish together; a shard is stored (and resumed) whole, once all its parts are done.
+    ``restart`` starts a new scan instead of resuming the last one with the same key.
     """
 
     workers: int = 1
     batch_bytes: int = 8 * MIB
+    part_bytes: int = 32 * MIB
     restart: bool = False
 
 
@@ -163,7 +175,8 @@ def scan_dataset(
         for shard in skipped:
             progress.bytes_total -= shard.size
             emit(ShardReport(shard.path, "skipped"))
-        parallel = options.workers > 1 and len(todo) > 1
+        tasks = _tasks(todo, options) if options.workers > 1 else []
+        parallel = len(tasks) > 1
         if not parallel:
             auditor = Auditor(store, audit) if todo else None
             for shard in todo:
@@ -174,7 +187,7 @@ def scan_dataset(
             complete = _finish(store.con, scan_id, shards)
     if parallel:
         try:
-            _scan_parallel(index, scan_id, todo, dataset, audit, options, progress, on_progress, emit)
+            _scan_parallel(index, scan_id, tasks, dataset, audit, options, progress, on_progress, emit)
         finally:
             with IndexStore.open(index, tool_version=__version__) as store:
                 _import_spool(store, scan_id, spool)
@@ -299,8 +312,9 @@ def _scan_shard(
     audit: AuditOptions,
     options: ScanOptions,
     tick: Callable[[ReadProgress], None],
+    part: ShardPart | None = None,
 ) -> _ShardResult:
-    """Audit one shard's records in batches bounded by count and bytes; collect matches and failures."""
+    """Audit one shard's records (or one part's) in batches bounded by count and bytes; collect matches and failures."""
     started = time.perf_counter()
     read = ReadProgress()
     matches: list[Match] = []
@@ -316,7 +330,7 @@ def _scan_shard(
         batch, held = [], 0
         tick(read)
 
-    for item in read_shard(shard, dataset, read):
+    for item in read_shard(shard, dataset, read, part=part):
         if isinstance(item, InputFailure):
             if isinstance(item, ShardFailure):
                 error = item.reason
@@ -350,13 +364,14 @@ def _guarded(
     audit: AuditOptions,
     options: ScanOptions,
     tick: Callable[[ReadProgress], None],
+    part: ShardPart | None = None,
 ) -> _ShardResult:
     """``_scan_shard``, with an unexpected error recorded as the shard's failure instead of ending the scan."""
     started = time.perf_counter()
     try:
         if auditor is None:
             raise RuntimeError("no auditor")  # noqa: TRY301 - reported like any other error of the shard
-        return _scan_shard(auditor, shard, dataset, audit, options, tick)
+        return _scan_shard(auditor, shard, dataset, audit, options, tick, part)
     except Exception as exc:  # noqa: BLE001 - one shard's bug must not stop the others; it is recorded
         reason = f"internal error: {type(exc).__name__}: {exc}"
         report = ShardReport(
@@ -647,8 +662,8 @@ def _init_worker(
     )
 
 
-def _run_shard(shard: Shard) -> _ShardResult:
-    """In a worker: audit one shard, sending progress deltas to the parent now and then."""
+def _run_shard(shard: Shard, part: ShardPart | None = None) -> _ShardResult:
+    """In a worker: audit one shard (or part), sending progress deltas to the parent now and then."""
     last = ReadProgress()
     sent = time.monotonic()
     messages = _worker["messages"]
@@ -664,16 +679,45 @@ def _run_shard(shard: Shard) -> _ShardResult:
             send(read)
             sent = time.monotonic()
 
-    result = _guarded(_worker["auditor"], shard, _worker["dataset"], _worker["audit"], _worker["options"], tick)
+    result = _guarded(_worker["auditor"], shard, _worker["dataset"], _worker["audit"], _worker["options"], tick, part)
     report = result.report
-    send(ReadProgress(shard.size, report.records, report.failure_count, report.empty, report.text_bytes))
+    size = shard.size if part is None else part.size
+    send(ReadProgress(size, report.records, report.failure_count, report.empty, report.text_bytes))
     return result
+
+
+def _merged(shard: Shard, parts: list[tuple[ShardPart, _ShardResult]]) -> _ShardResult:
+    """One shard's result from its parts' results, in row order."""
+    reports = [r.report for _, r in sorted(parts, key=lambda p: p[0].first)]
+    errors = [r.error for r in reports if r.error]
+    report = ShardReport(
+        shard=shard.path,
+        status="failed" if errors else "done",
+        records=sum(r.records for r in reports),
+        failures=tuple(f for r in reports for f in r.failures)[:MAX_FAILURES_KEPT],
+        failure_count=sum(r.failure_count for r in reports),
+        empty=sum(r.empty for r in reports),
+        matches=tuple(m for r in reports for m in r.matches),
+        text_bytes=sum(r.text_bytes for r in reports),
+        seconds=sum(r.seconds for r in reports),
+        error=errors[0] if errors else None,
+    )
+    return _ShardResult(shard, report)
+
+
+def _tasks(todo: list[Shard], options: ScanOptions) -> list[tuple[Shard, ShardPart | None]]:
+    """The units of a parallel scan, biggest first (less waiting at the end): shards, or parts of large ones."""
+    tasks: list[tuple[Shard, ShardPart | None]] = []
+    for shard in todo:
+        parts = split_shard(shard, options.part_bytes)
+        tasks.extend([(shard, None)] if parts is None else [(shard, part) for part in parts])
+    return sorted(tasks, key=lambda t: -(t[0].size if t[1] is None else t[1].size))
 
 
 def _scan_parallel(
     index: str | Path,
     scan_id: str,
-    todo: list[Shard],
+    tasks: list[tuple[Shard, ShardPart | None]],
     dataset: DatasetOptions,
     audit: AuditOptions,
     options: ScanOptions,
@@ -685,20 +729,31 @@ def _scan_parallel(
     context = multiprocessing.get_context("spawn")  # never fork a process that has run DuckDB threads
     messages = context.Queue()
     spool = _spool_dir(str(index), scan_id)
-    largest_first = sorted(todo, key=lambda s: -s.size)  # big shards early: less waiting at the end
+    waiting: dict[str, int] = {}
+    for shard, _ in tasks:
+        waiting[shard.path] = waiting.get(shard.path, 0) + 1
+    done: dict[str, list[tuple[ShardPart, _ShardResult]]] = {}
     with ProcessPoolExecutor(
-        max_workers=min(options.workers, len(todo)),
+        max_workers=min(options.workers, len(tasks)),
         mp_context=context,
         initializer=_init_worker,
         initargs=(str(index), dataset, audit, options, messages),
     ) as pool:
-        pending = {pool.submit(_run_shard, s) for s in largest_first}
+        pending = {pool.submit(_run_shard, shard, part): part for shard, part in tasks}
         try:
             while pending:
-                finished, pending = wait(pending, timeout=_PROGRESS_EVERY, return_when=FIRST_COMPLETED)
+                finished, _ = wait(pending, timeout=_PROGRESS_EVERY, return_when=FIRST_COMPLETED)
                 _drain(messages, progress, on_progress)
                 for future in finished:
+                    part = pending.pop(future)
                     result = future.result()
+                    path = result.shard.path
+                    waiting[path] -= 1
+                    if part is not None:
+                        done.setdefault(path, []).append((part, result))
+                        if waiting[path]:
+                            continue
+                        result = _merged(result.shard, done.pop(path))
                     _write_spool(spool, result)
                     emit(result.report)
         except BaseException:

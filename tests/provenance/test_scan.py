@@ -212,3 +212,44 @@ def test_an_index_no_scan_ran_on_has_no_stored_results(index):
     with IndexStore.open(index, read_only=True) as store:
         assert list(stored_matches(store, "any")) == []
         assert stored_shards(store, "any") == []
+
+
+def test_a_large_parquet_shard_is_audited_in_parts_and_stored_whole(index, tmp_path):
+    records = outputs() * 6
+    texts = [r["text"] for r in records]
+    path = tmp_path / "big.parquet"
+    pq.write_table(pa.table({"text": texts}), path, row_group_size=4)  # record ids are row numbers
+    (shard,) = datasets.find_shards([str(path)])
+    parts = datasets.split_shard(shard, part_bytes=shard.size // 5)
+    assert parts is not None
+    assert len(parts) >= 3
+    assert [p.first for p in parts[1:]] == [p.end for p in parts[:-1]]
+    assert [p.last for p in parts] == [False] * (len(parts) - 1) + [True]
+    assert sum(p.size for p in parts) <= shard.size
+    assert len(scan._tasks([shard], ScanOptions(workers=2, part_bytes=shard.size // 5))) == len(parts)
+    serial = scan_dataset(index, [str(path)])
+    reports = []
+    parallel = scan_dataset(
+        index,
+        [str(path)],
+        options=ScanOptions(workers=2, part_bytes=shard.size // 5, restart=True),
+        on_shard=reports.append,
+    )
+    assert [(r.shard, r.status, r.records) for r in reports] == [(str(path), "done", len(records))]
+    assert (parallel.done, parallel.records, parallel.matches) == (1, serial.records, serial.matches)
+    assert parallel.matches >= 6 * 5
+    assert rows(index, parallel.scan_id) == rows(index, serial.scan_id)
+    with IndexStore.open(index, read_only=True) as store:
+        ids = {m.record_id for m in stored_matches(store, parallel.scan_id)}
+    assert max(int(i) for i in ids) >= len(records) - len(outputs())  # rows of the last parts keep their numbers
+
+
+def test_small_or_other_shards_are_not_split(tmp_path):
+    path = tmp_path / "small.parquet"
+    pq.write_table(pa.table({"text": ["a b c"] * 10}), path, row_group_size=2)
+    (shard,) = datasets.find_shards([str(path)])
+    assert datasets.split_shard(shard, part_bytes=shard.size) is None
+    one_group = tmp_path / "one.parquet"
+    pq.write_table(pa.table({"text": ["a b c"] * 10}), one_group)
+    (shard,) = datasets.find_shards([str(one_group)])
+    assert datasets.split_shard(shard, part_bytes=1) is None
