@@ -27,8 +27,9 @@ _C1 = np.uint64(0x85EBCA6B)
 _C2 = np.uint64(0xC2B2AE35)
 
 
-def _tokens(cps: Any, cls: Any, seed: Any) -> Any:  # noqa: ANN401 - compiled by numba, typed by its callers
+def _tokens(cps: Any, cls: Any, table: Any, seed: Any) -> Any:  # noqa: ANN401 - compiled by numba, typed by its callers
     n = cps.shape[0]
+    given = cls.shape[0] > 0  # else every code point is within the class table
     starts = np.empty(n, np.int64)
     ends = np.empty(n, np.int64)
     hashes = np.empty(n, np.uint64)
@@ -36,13 +37,13 @@ def _tokens(cps: Any, cls: Any, seed: Any) -> Any:  # noqa: ANN401 - compiled by
     count = 0
     i = 0
     while i < n:
-        c = cls[i]
+        c = cls[i] if given else table[cps[i]]
         if c == 0:
             i += 1
             continue
         e = i + 1
         if c == 1:
-            while e < n and cls[e] == 1:
+            while e < n and (cls[e] if given else table[cps[e]]) == 1:
                 e += 1
         poly = np.uint64(0)
         power = np.uint64(1)
@@ -332,11 +333,14 @@ def available() -> bool:
     return _compiled() is not None
 
 
-def tokens(cps: Any, cls: Any, seed: int) -> tuple[Any, Any, Any, Any]:  # noqa: ANN401 - numpy arrays in, out
-    """``(starts, ends, hashes, wide)``: hashes of ASCII tokens; ``wide`` marks tokens to redo."""
+def tokens(cps: Any, cls: Any, table: Any, seed: int) -> tuple[Any, Any, Any, Any]:  # noqa: ANN401 - numpy arrays in, out
+    """``(starts, ends, hashes, wide)``: hashes of ASCII tokens; ``wide`` marks tokens to redo.
+
+    Classes are ``cls`` (one per code point), or, if it is empty, looked up in ``table`` by code point.
+    """
     kernels = _compiled()
     assert kernels is not None  # noqa: S101 - callers check available()
-    return cast("tuple[Any, Any, Any, Any]", kernels[0](cps, cls, np.uint64(seed & 0xFFFFFFFFFFFFFFFF)))
+    return cast("tuple[Any, Any, Any, Any]", kernels[0](cps, cls, table, np.uint64(seed & 0xFFFFFFFFFFFFFFFF)))
 
 
 def window_minima(shingles: Any, a: Any, b: Any, starts: Any, width: int, block: int) -> Any:  # noqa: ANN401 - numpy arrays in, out

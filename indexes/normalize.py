@@ -85,7 +85,7 @@ def _astral_class(code_point: int) -> int:
     return WORD if _WORD.match(ch) else SEPARATOR
 
 
-def _classes_of(cps: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint8]:
+def _classes_of(cps: npt.NDArray[np.uint32] | npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
     """Class of each code point; the few beyond the BMP (emoji, rare scripts) are looked up one by one."""
     astral = cps >= _BMP
     cls = _bmp_classes()[np.where(astral, 0, cps)]
@@ -147,21 +147,24 @@ def token_hash(token: str, seed: int) -> int:
 
 def tokenize(text: str, seed: int) -> Tokens:
     """Split ``text`` into normalized, hashed tokens with their original offsets."""
-    if text.isascii():  # one byte per character: a quarter of the memory traffic
+    ascii_only = text.isascii()
+    if ascii_only:  # one byte per character: a quarter of the memory traffic
         cps: npt.NDArray[np.uint32] | npt.NDArray[np.uint8] = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
-        cls = _bmp_classes()[:_ASCII][cps]
     else:
         cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        cls = _classes_of(cps)
     n = cps.shape[0]
     if n == 0:
         empty = np.zeros(0, dtype=np.int64)
         return Tokens(np.zeros(0, dtype=np.uint64), empty, empty.copy())
     if _kernels.available():
-        starts, ends, hashes, redo = _kernels.tokens(cps, cls, seed)
+        # The kernel looks classes up itself, unless some code point is beyond the table (astral).
+        table = _bmp_classes()[:_ASCII] if ascii_only else _bmp_classes()
+        cls = np.zeros(0, dtype=np.uint8) if ascii_only or int(cps.max()) < _BMP else _classes_of(cps)
+        starts, ends, hashes, redo = _kernels.tokens(cps, cls, table, seed)
         for i in np.flatnonzero(redo).tolist():
             hashes[i] = token_hash(text[starts[i] : ends[i]], seed)
         return Tokens(hashes=hashes, starts=starts, ends=ends)
+    cls = _bmp_classes()[:_ASCII][cps] if ascii_only else _classes_of(cps)
     return _tokenize_numpy(text, cps, cls, seed)
 
 
