@@ -7,15 +7,18 @@ transaction, so a kill at any moment loses at most the shards in flight.
 
 With ``workers > 1`` shards are audited in a ``ProcessPoolExecutor``: each worker opens the index
 read-only (DuckDB lets many read-only processes share a file, but none while a writer holds it) and
-returns a shard's results to the parent, which alone writes. As the parent cannot hold the index
+returns a shard's results to the parent, which alone writes. Large Parquet shards are audited in
+parts of whole row groups (``ScanOptions.part_bytes``) so that workers finish together; the parent
+puts a shard's parts together before storing it. As the parent cannot hold the index
 open for writing while workers read it, it first writes each finished shard to a spool file
 (``INDEX.scans/SCAN_ID/*.json``, complete or absent: written aside, then renamed), and moves the spool
 into the index when the pool is done, or on the next run after a kill.
 
 Memory per process: the reader's bound (see ``provenance.datasets``), one audit batch (at most
 ``AuditOptions.batch_size`` records and ``ScanOptions.batch_bytes`` of text, plus one record), the
-current shard's matches, and the index's lookup (``MemoryLookup``: about 0.5 GB per million passages,
-held by each worker; ``AuditOptions(lookup="duckdb")`` trades it for DuckDB's buffer pool).
+current shard's matches, and the index's lookup (``MemoryLookup``: about 0.65 GB per million passages;
+memory-mapped from the cache beside a large index, so workers share one copy in the page cache;
+``AuditOptions(lookup="duckdb")`` trades it for DuckDB's buffer pool).
 """
 
 from __future__ import annotations
