@@ -195,12 +195,8 @@ def add_catalog(
         available=available,
         refresh=refresh,
         jobs=jobs,
-        fingerprinting=Fingerprinting(
-            store.fingerprinter,
-            queue.SimpleQueue(),
-            workers=cores() if workers is None else workers,
-            pool=pool,
-        ),
+        workers=cores() if workers is None else workers,
+        pool=pool,
         on_progress=on_progress,
     )
     return run.run()
@@ -248,7 +244,8 @@ class _CatalogRun:
         available: Sequence[Connector] | None,
         refresh: bool,
         jobs: int,
-        fingerprinting: Fingerprinting,
+        workers: int,
+        pool: FingerprintPool,
         on_progress: Callable[[CatalogProgress], None] | None,
     ) -> None:
         self.store = store
@@ -257,9 +254,9 @@ class _CatalogRun:
         self.available = available
         self.refresh = refresh
         self.jobs = jobs
-        self.fingerprinting = fingerprinting
-        self.replies = fingerprinting.replies
+        self.replies: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self.fetchers = Threads(jobs, self.replies, name="provenance-fetch", backlog=jobs)
+        self.fingerprinting = Fingerprinting(store.fingerprinter, self.replies, workers=workers, pool=pool)
         self.on_progress = on_progress
         self.entries = enumerate(catalog_rows(catalog))
         self.entries_left = True

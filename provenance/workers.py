@@ -96,7 +96,7 @@ class Threads:
                 return
             try:
                 reply = task()
-            except Exception as exc:  # noqa: BLE001 - handed to the main thread, which raises it
+            except BaseException as exc:  # noqa: BLE001 - every task gets a reply, or the main thread would wait forever
                 reply = functools.partial(_reraise, exc)
             self.replies.put(reply)
 
