@@ -18,6 +18,10 @@ class Connector(Protocol):
     string per item, cheaply and without reading them, so that callers can fetch items one at a time,
     report a failure per item and carry on. A connector for single items returns ``iter([source])``.
     ``fetch`` reads one item and raises a ``ConnectorError`` naming it when it cannot.
+
+    A connector whose ``expand`` and ``fetch`` may run in several threads at once says so with a class
+    attribute ``thread_safe = True`` (optional, like ``document_source``); callers that fetch
+    concurrently (``add --catalog --jobs``) make one call at a time to a connector without it.
     """
 
     name: str

@@ -12,6 +12,10 @@ token (RFC 9309: 4xx means no rules, 5xx or an unreachable file means disallow a
 host are spaced by ``min_interval`` seconds or the site's Crawl-delay, whichever is longer.
 Site-level files (robots.txt, /.well-known/tdmrep.json, ai.txt) are fetched once per host per
 ``Fetcher`` and are themselves exempt from robots.txt, as robots.txt itself is.
+
+Threads may share one ``Fetcher`` (``add --catalog`` fetches rows concurrently): requests to one host
+are still made one at a time with the spacing above (a per-host lock is held across the wait and the
+request), requests to different hosts run side by side, and each site file is fetched once.
 """
 
 from __future__ import annotations
@@ -20,9 +24,10 @@ import http.client
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any, Literal
@@ -152,10 +157,11 @@ class SiteFile:
 
 @dataclass
 class _HostState:
-    """Per-host politeness state: when the next request may start."""
+    """Per-host politeness state: when the next request may start; the lock makes threads take turns."""
 
     next_start: float = 0.0
     crawl_delay: float = 0.0
+    turn: threading.Lock = field(default_factory=threading.Lock)
 
 
 class Fetcher:
@@ -194,6 +200,8 @@ class Fetcher:
         self._hosts: dict[str, _HostState] = {}
         self._site_files: dict[str, SiteFile] = {}
         self._robots: dict[str, RobotsRules | None] = {}
+        self._guard = threading.Lock()  # held only to look up or add a host's state or a site file's lock
+        self._file_locks: dict[str, threading.Lock] = {}
         self._ssl = ssl_context or ssl.create_default_context()
 
     def get(self, url: str) -> Response:
@@ -216,12 +224,13 @@ class Fetcher:
         not applied to these files.
         """
         target = urljoin(_origin(url) + "/", path.lstrip("/"))
-        cached = self._site_files.get(target)
-        if cached is not None:
-            return cached
-        found = self._fetch_site_file(target)
-        self._site_files[target] = found
-        return found
+        with self._guard:
+            lock = self._file_locks.setdefault(target, threading.Lock())
+        with lock:  # a second thread asking for the same file waits for the first one's answer
+            cached = self._site_files.get(target)
+            if cached is None:
+                cached = self._site_files[target] = self._fetch_site_file(target)
+        return cached
 
     def robots_rules(self, url: str) -> RobotsRules | None:
         """The parsed robots.txt of ``url``'s site; None when it is missing (4xx) or unreadable."""
@@ -229,7 +238,7 @@ class Fetcher:
         if origin not in self._robots:
             found = self.site_file(url, "/robots.txt")
             rules = RobotsRules(decode_robots(found.body)) if found.status == "ok" else None
-            self._robots[origin] = rules
+            self._robots.setdefault(origin, rules)  # two threads may parse the same file; the first one's stays
         return self._robots[origin]
 
     def _fetch_site_file(self, target: str) -> SiteFile:
@@ -334,10 +343,15 @@ class Fetcher:
 
     def _exchange(self, url: str, addresses: list[_Address]) -> Response:
         """One request and response on a fresh connection to one of ``addresses``, rate-limited per host."""
+        state = self._host(url)
+        with state.turn:
+            return self._exchange_in_turn(url, addresses, state)
+
+    def _exchange_in_turn(self, url: str, addresses: list[_Address], state: _HostState) -> Response:
+        """The exchange, once this thread holds the host's turn: wait out the spacing, then ask."""
         parts = urlsplit(url)
         host = parts.hostname or ""
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        state = self._host(url)
         wait = state.next_start - self._clock()
         if wait > 0:
             self._sleep(wait)
@@ -397,7 +411,8 @@ class Fetcher:
     def _host(self, url: str) -> _HostState:
         """The politeness state of ``url``'s host (host and port)."""
         key = urlsplit(url).netloc.lower()
-        return self._hosts.setdefault(key, _HostState())
+        with self._guard:
+            return self._hosts.setdefault(key, _HostState())
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):

@@ -54,9 +54,10 @@ _LOCAL_HOSTS = frozenset({"", "localhost"})
 
 
 class FilesConnector:
-    """Reads files from the local file system; a folder expands to the files under it."""
+    """Reads files from the local file system; a folder expands to the files under it (no state: thread-safe)."""
 
     name = "files"
+    thread_safe = True
 
     def __init__(self, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.max_bytes = max_bytes

@@ -10,13 +10,15 @@ Every request goes through one ``Fetcher`` (robots.txt for our agent, rate limit
 checks), shared by expand and fetch, so site files are fetched once per host per connector. A page
 read during ``expand`` is kept (a few, within a byte budget) so that ``fetch`` does not ask for it
 again; a link that failed during ``expand`` is still listed, and its ``fetch`` raises that failure,
-so that the caller reports it with the other per-item failures and carries on.
+so that the caller reports it with the other per-item failures and carries on. Threads may share a
+connector: the kept pages are guarded by a lock, and the ``Fetcher`` is safe to share.
 """
 
 from __future__ import annotations
 
 import codecs
 import re
+import threading
 import zlib
 from collections import OrderedDict, deque
 from email.utils import parsedate_to_datetime
@@ -77,6 +79,7 @@ class WebConnector:
     """Reads web pages over HTTP(S); a sitemap, a feed, or (with ``crawl``) a site expands into pages."""
 
     name = "web"
+    thread_safe = True
 
     def __init__(
         self,
@@ -94,6 +97,7 @@ class WebConnector:
         self.fetcher = fetcher or Fetcher(allow_private=allow_private, max_bytes=max_bytes)
         self._kept: OrderedDict[str, Response | ConnectorError] = OrderedDict()
         self._kept_bytes = 0
+        self._kept_lock = threading.Lock()
 
     def can_handle(self, source: str) -> bool:
         """Claim ``http://`` and ``https://`` URLs that name a host."""
@@ -125,11 +129,12 @@ class WebConnector:
 
     def fetch(self, source: str) -> Iterator[Document]:
         """The one document of the page at ``source``."""
-        kept = self._kept.pop(source, None)
+        with self._kept_lock:
+            kept = self._kept.pop(source, None)
+            if isinstance(kept, Response):
+                self._kept_bytes -= len(kept.body)
         if isinstance(kept, ConnectorError):
             raise kept
-        if kept is not None:
-            self._kept_bytes -= len(kept.body)
         response = kept or self.fetcher.get(source)
         yield self._document(source, response)
 
@@ -265,20 +270,25 @@ class WebConnector:
 
     def _failed(self, url: str, error: ConnectorError) -> str:
         """Remember why ``url`` failed during expand, so that its ``fetch`` raises it; return ``url``."""
-        self._kept[url] = error
+        with self._kept_lock:
+            previous = self._kept.pop(url, None)
+            if isinstance(previous, Response):
+                self._kept_bytes -= len(previous.body)
+            self._kept[url] = error
         return url
 
     def _keep(self, url: str, response: Response) -> None:
         """Keep a page read by ``expand`` for ``fetch``, dropping the oldest over the byte budget."""
-        previous = self._kept.pop(url, None)
-        if isinstance(previous, Response):
-            self._kept_bytes -= len(previous.body)
-        self._kept[url] = response
-        self._kept_bytes += len(response.body)
-        while self._kept_bytes > _KEEP_BYTES and self._kept:
-            _, dropped = self._kept.popitem(last=False)
-            if isinstance(dropped, Response):
-                self._kept_bytes -= len(dropped.body)
+        with self._kept_lock:
+            previous = self._kept.pop(url, None)
+            if isinstance(previous, Response):
+                self._kept_bytes -= len(previous.body)
+            self._kept[url] = response
+            self._kept_bytes += len(response.body)
+            while self._kept_bytes > _KEEP_BYTES and self._kept:
+                _, dropped = self._kept.popitem(last=False)
+                if isinstance(dropped, Response):
+                    self._kept_bytes -= len(dropped.body)
 
 
 def decode_page(response: Response) -> Decoded:

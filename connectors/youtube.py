@@ -27,6 +27,7 @@ import functools
 import itertools
 import json
 import re
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -191,10 +192,12 @@ class YouTubeConnector:
     5xx and network failures; ``sleep`` waits between them (tests pass a recorder). ``on_retry`` is
     told ``(source, attempt, delay_s, reason)`` before each wait. ``limit`` caps the videos listed per
     channel or playlist. ``ytdlp_params`` are extra YoutubeDL options (``cookiefile``, ``proxy``);
-    ``extractors`` are extra yt-dlp extractor classes tried before the built-in ones.
+    ``extractors`` are extra yt-dlp extractor classes tried before the built-in ones. Threads may share
+    the connector: each thread gets its own ``YoutubeDL`` (which is not safe to share) and its warnings.
     """
 
     name = "youtube"
+    thread_safe = True
 
     def __init__(
         self,
@@ -223,7 +226,9 @@ class YouTubeConnector:
         if limit is not None:
             self._params.setdefault("playlist_items", f"1-{limit}")
         self._extractors = tuple(extractors)
-        self._ytdlp: YtDlp | None = None
+        self._local = threading.local()
+        self._clients: list[YtDlp] = []
+        self._clients_lock = threading.Lock()
 
     def can_handle(self, source: str) -> bool:
         """Claim YouTube URLs, bare video ids and @handles (unless a local file has that name), and .info.json files."""
@@ -265,15 +270,22 @@ class YouTubeConnector:
 
     def close(self) -> None:
         """Close yt-dlp's network connections (the connector can be used again afterwards)."""
-        if self._ytdlp is not None:
-            self._ytdlp.close()
-            self._ytdlp = None
+        with self._clients_lock:
+            clients, self._clients = self._clients, []
+            self._local = threading.local()
+        for client in clients:
+            client.close()
 
     def _client(self) -> YtDlp:
-        """The yt-dlp adapter, made on first use and kept for later videos."""
-        if self._ytdlp is None:
-            self._ytdlp = YtDlp(timeout_s=self.timeout_s, params=self._params, extractors=self._extractors)
-        return self._ytdlp
+        """The calling thread's yt-dlp adapter, made on first use and kept for later videos."""
+        local = self._local
+        client: YtDlp | None = getattr(local, "client", None)
+        if client is None:
+            client = YtDlp(timeout_s=self.timeout_s, params=self._params, extractors=self._extractors)
+            with self._clients_lock:
+                self._clients.append(client)
+            local.client = client
+        return client
 
     def _target_of(self, source: str) -> _Target:
         """What ``source`` names, or ``UnsupportedSourceError``."""

@@ -144,6 +144,23 @@ def catalog_rows(path: str | Path) -> Iterator[CatalogRow | InputFailure]:
         handle.close()
 
 
+def count_rows(path: str | Path) -> int | None:
+    """About how many rows a catalog has, for a progress bar: its non-blank lines, less a CSV's header.
+
+    One pass over the file, reading nothing but line ends (a CSV field spanning lines counts more than
+    once); None when the file cannot be read.
+    """
+    path = Path(path)
+    name = path.name.lower().removesuffix(".gz").removesuffix(".zst")
+    try:
+        with _open(path) as handle:
+            lines = sum(1 for line in handle if line.strip())
+    except (OSError, pa.ArrowException):
+        return None
+    header = 0 if name.endswith((".jsonl", ".ndjson", ".json")) else 1
+    return max(lines - header, 0)
+
+
 def _open(path: Path) -> IO[bytes]:
     suffix = path.suffix.lower()
     compression = {".gz": "gzip", ".zst": "zstd"}.get(suffix)

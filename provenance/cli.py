@@ -34,7 +34,7 @@ from indexes.maintenance import remove_works
 from provenance.audit import AuditOptions, Auditor
 from provenance.datasets import DatasetOptions, dataset_format, looks_like_dataset
 from provenance.errors import ExitCode, ProvenanceError, SparkUnavailableError
-from provenance.ingest import AddEvent, add_catalog, add_sources
+from provenance.ingest import DEFAULT_JOBS, AddEvent, CatalogProgress, add_catalog, add_sources
 from provenance.inputs import STDIN, InputFailure, InputOptions, ScanItem, read_inputs
 from provenance.match import Match, format_time_range
 from provenance.report import format_for, render, write_report
@@ -178,12 +178,20 @@ def add(
     refresh: Annotated[
         bool, typer.Option("--refresh", help="Fetch videos already indexed again (changed captions replace).")
     ] = False,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Catalog rows fetched at once (each web host still gets one request at a time); "
+            "documents are fingerprinted on every core.",
+        ),
+    ] = DEFAULT_JOBS,
     verbose: VerboseOption = False,
 ) -> None:
     """Index works: files and folders, web pages, sitemaps, feeds, YouTube videos, playlists and channels.
 
     Unchanged works are skipped and changed ones replace their old version; videos already indexed are
-    not fetched again unless --refresh, so an interrupted channel resumes where it stopped.
+    not fetched again unless --refresh, so an interrupted channel or catalog resumes where it stopped.
     """
     if not sources and catalog is None:
         _fail("name works to add, or a --catalog", ExitCode.USAGE)
@@ -199,9 +207,20 @@ def add(
             on_listing=progress.listing,
         )
         if catalog is not None:
-            from_catalog = add_catalog(store, str(catalog), progress.event, available=available, refresh=refresh)
+            from_catalog = add_catalog(
+                store,
+                str(catalog),
+                progress.event,
+                available=available,
+                refresh=refresh,
+                jobs=jobs,
+                on_progress=progress.catalog,
+            )
             summary.merge(from_catalog)
         state = store.state()
+    if catalog is not None:
+        rate = summary.rows / max(summary.seconds, 1e-9)
+        err.print(f"catalog: {_plural(summary.rows, 'row')} in {summary.seconds:.1f} s ({rate:.1f} rows/s)")
     counts = ", ".join(f"{n} {k}" for k, n in summary.counts.items() if n)
     err.print(
         f"{counts or 'nothing to do'}; the index {index} holds {_plural(state.works, 'work')}, "
@@ -212,7 +231,11 @@ def add(
 
 
 class _AddProgress:
-    """A progress bar on stderr while items are added (done of total, failures, rate), a line per item."""
+    """A progress bar on stderr while items are added (done of total, failures, rate), a line per item.
+
+    Through a catalog the bar counts rows (of the catalog's line count), as works of a row finish in
+    any order.
+    """
 
     def __init__(self) -> None:
         self.progress = Progress(
@@ -230,6 +253,7 @@ class _AddProgress:
         self.failed = 0
         self.total = 0
         self.started = time.monotonic()
+        self.by_rows = False
 
     def __enter__(self) -> "_AddProgress":
         self.progress.start()
@@ -252,9 +276,23 @@ class _AddProgress:
             self.progress.console.print(f"[red]failed[/]     {event.source}: {event.reason}", markup=True)
         else:
             self.progress.console.print(f"{event.outcome:<10} {event.source} (work {event.work_id})", markup=False)
+        if self.by_rows:
+            self.progress.update(self.task, failed=self.failed)
+            return
         done = self.progress.tasks[0].completed + 1
         rate = done / max(time.monotonic() - self.started, 1e-9)
         self.progress.update(self.task, advance=1, failed=self.failed, rate=f"{rate:.1f}/s")
+
+    def catalog(self, progress: CatalogProgress) -> None:
+        """A catalog's rows done, of about how many: from the first call on, the bar counts rows."""
+        if not self.by_rows:
+            self.by_rows = True
+            self.started = time.monotonic()
+            self.progress.reset(self.task, total=progress.rows_total, description="catalog rows")
+        rate = progress.rows_done / max(time.monotonic() - self.started, 1e-9)
+        self.progress.update(
+            self.task, completed=progress.rows_done, total=progress.rows_total, rate=f"{rate:.1f} rows/s"
+        )
 
 
 @app.command()

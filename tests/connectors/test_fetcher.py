@@ -4,9 +4,10 @@ import socket
 import ssl
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from localhttp import Route, serve
+from localhttp import Gauge, Route, serve
 
 from connectors import fetcher as fetcher_module
 from connectors.errors import (
@@ -314,6 +315,23 @@ def test_site_files_are_fetched_once_and_never_raise(server):
     assert broken.status == "unreachable"
     assert broken.error == "HTTP 500"
     assert paths(server) == ["/robots.txt", "/.well-known/tdmrep.json", "/ai.txt"]
+
+
+def test_threads_sharing_a_fetcher_take_turns_per_host_and_go_side_by_side_across_hosts():
+    shared = Gauge()
+    with serve(gauge=shared) as a, serve(gauge=shared) as b:
+        for server in (a, b):
+            server.routes["/robots.txt"] = Route(body=b"User-agent: *\nAllow: /\n", delay=0.05)
+            for i in range(4):
+                server.routes[f"/p{i}"] = Route(body=f"page {i}".encode(), delay=0.05)
+        fetcher = make()
+        urls = [f"{s.base}/p{i}" for i in range(4) for s in (a, b)]
+        with ThreadPoolExecutor(len(urls)) as pool:
+            bodies = list(pool.map(lambda url: fetcher.get(url).body, urls))
+    assert bodies == [f"page {i}".encode() for i in range(4) for _ in (a, b)]
+    assert (a.gauge.peak, b.gauge.peak) == (1, 1)  # one request at a time to a host
+    assert shared.peak == 2  # the two hosts side by side
+    assert paths(a).count("/robots.txt") == paths(b).count("/robots.txt") == 1  # asked once, though all at once
 
 
 def test_site_file_on_a_private_host_is_refused_not_fetched(server):

@@ -9,6 +9,8 @@ import hashlib
 import http.server
 import json
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from yt_dlp.extractor.common import InfoExtractor
@@ -28,7 +30,7 @@ from connectors.errors import (
 from connectors.youtube import Listing, YouTubeConnector, youtube_url, youtube_video_id
 from indexes import IndexStore
 from provenance import Auditor
-from provenance.ingest import add_sources
+from provenance.ingest import add_catalog, add_sources
 
 VIDEO = "dQw4w9WgXcQ"
 OTHER = "BaW_jenozKc"
@@ -87,12 +89,16 @@ FRENCH_VTT = b"WEBVTT\n\n00:00:01.000 --> 00:00:03.000\nBonjour de la <i>boulang
 
 
 class Site:
-    """What the local server answers: per path, a list of (status, body) served in turn (the last repeats)."""
+    """What the local server answers: per path, a list of (status, body) served in turn (the last repeats).
+
+    ``delay`` seconds pass before each answer and after each warning (so that threads asking at once overlap).
+    """
 
     def __init__(self, base):
         self.base = base
         self.routes = {}
         self.hits = {}
+        self.delay = 0.0
 
     def serve(self, path, *responses):
         self.routes[path] = list(responses)
@@ -116,6 +122,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.site.hits[path] = self.site.hits.get(path, 0) + 1
         responses = self.site.routes.get(path) or [(404, b"not found")]
         status, body = responses.pop(0) if len(responses) > 1 else responses[0]
+        time.sleep(self.site.delay)
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -156,6 +163,7 @@ def local_extractor(site):
                     raise ExtractorError(error, expected=True, video_id=found["id"])
                 for warning in info.pop("warnings", []):
                     self.report_warning(warning, found["id"])
+                    time.sleep(site.delay)  # what happens in other threads meanwhile must not see this warning
                 return info
             name = found["list"].replace("playlist?list=", "").replace("/", "_")
             return self._download_json(site.url(f"/lists/{name}.json"), name)
@@ -770,3 +778,58 @@ def test_end_to_end_a_quoted_transcript_is_found_with_its_time_and_link(site, ma
     assert match.work_time == (18.0, 42.0)  # cue 2 starts at 18 s; the 60th word is in cue 7, ending at 42 s
     assert match.link == f"{WATCH}&t=18s"
     assert match.to_dict()["work_time_label"] == "0:18-0:42"
+
+
+# ---------------------------------------------------------------- threads
+
+
+def test_threads_sharing_the_connector_get_what_one_at_a_time_gets(site, make):
+    """Each thread has its own yt-dlp: no thread's warnings (a PO token's) end up in another's video."""
+    urls = []
+    for i in range(6):
+        video_id = f"vid{i:08d}"
+        if i % 3 == 0:  # captions withheld, which only yt-dlp's warning tells
+            warning = f"{video_id}: There are missing subtitles languages because a PO token was not provided."
+            site.video(video_id, {**video_info(video_id), "warnings": [warning]})
+        elif i % 3 == 1:  # no captions at all
+            site.video(video_id, video_info(video_id))
+        else:
+            said = json3({"tStartMs": 0, "dDurationMs": 3000, "segs": [{"utf8": f"Video {i} says hello."}]})
+            site.video(video_id, video_info(video_id, subtitles={"en": [track(site, video_id, "en", "json3", said)]}))
+        urls.append(youtube_url(video_id))
+    site.delay = 0.02
+    connector = make()
+
+    def outcome(url):
+        try:
+            return fetch_one(connector, url).text
+        except (TranscriptUnavailableError, EmptyDocumentError) as exc:
+            return type(exc).__name__
+
+    one_at_a_time = [outcome(url) for url in urls]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(outcome, urls * 3))
+    withheld, none = "TranscriptUnavailableError", "EmptyDocumentError"
+    assert one_at_a_time == [withheld, none, "Video 2 says hello.", withheld, none, "Video 5 says hello."]
+    assert together == one_at_a_time * 3
+
+
+def test_a_catalog_of_videos_added_side_by_side_resumes_without_fetching_them_again(site, make, tmp_path):
+    catalog = tmp_path / "catalog.csv"
+    rows = ["source,creator,rights_holder,consent,org_id"]
+    for i in range(8):
+        video_id = f"vid{i:08d}"
+        lines = [f"video {i}", *LONG_CUES[1:]]
+        events = [{"tStartMs": 4000 * n, "dDurationMs": 4000, "segs": [{"utf8": t}]} for n, t in enumerate(lines)]
+        subtitles = {"en": [track(site, video_id, "en", "json3", json3(*events))]}
+        site.video(video_id, video_info(video_id, subtitles=subtitles))
+        rows.append(f"{youtube_url(video_id)},Baker,Hedgerow Bakery,granted,V-{i}")
+    catalog.write_text("\n".join(rows) + "\n")
+    with IndexStore.open(tmp_path / "index.duckdb") as store:
+        first = add_catalog(store, str(catalog), available=[make()], jobs=4, workers=2)
+        again = add_catalog(store, str(catalog), available=[make()], jobs=4, workers=2)
+        creators = {w.creator for w in store.works()}
+    assert first.counts == {"added": 8, "replaced": 0, "unchanged": 0, "failed": 0}
+    assert again.counts == {"added": 0, "replaced": 0, "unchanged": 8, "failed": 0}
+    assert all(site.hits[f"/videos/vid{i:08d}.json"] == 1 for i in range(8))  # known videos are not fetched again
+    assert creators == {"Baker"}

@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 from indexes import NewWork
 from indexes.maintenance import remove_works
-from provenance.catalog import CatalogRow, catalog_rows
+from provenance.catalog import CatalogRow, catalog_rows, count_rows
 from provenance.inputs import InputFailure
 
 HEADER = "Source,Author,Rights Holder,License,Consent,Catalog ID,ISWC\n"
@@ -145,3 +145,13 @@ def test_works_carry_the_rows_creator_rights_holder_licence_and_id(store):
         "catalog_iswc": "T-1",
     }
     assert remove_works(store, rights_holder="North Press") == 1
+
+
+def test_rows_are_counted_for_a_progress_bar(tmp_path):
+    csv_path = tmp_path / "c.csv"
+    csv_path.write_text(HEADER + "a,b,c,,x,1,\n\n" + "d,e,f,,x,2,\n")
+    jsonl = tmp_path / "c.jsonl.gz"
+    jsonl.write_bytes(gzip.compress(b'{"a": 1}\n\n{"a": 2}\n{"a": 3}'))
+    assert count_rows(csv_path) == 2
+    assert count_rows(jsonl) == 3
+    assert count_rows(tmp_path / "missing.csv") is None

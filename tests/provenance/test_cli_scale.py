@@ -6,6 +6,7 @@ import json
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from typer.testing import CliRunner
 
 from provenance.cli import app
@@ -19,7 +20,8 @@ def invoke(*args, input=None):  # noqa: A002 - CliRunner's name
     return runner.invoke(app, list(args), input=input)
 
 
-def test_catalog_rows_carry_rights_data_and_bad_rows_are_named(tmp_path):
+@pytest.mark.parametrize("jobs", ["1", "4"])
+def test_catalog_rows_carry_rights_data_and_bad_rows_are_named(tmp_path, jobs):
     (tmp_path / "a.txt").write_text(WORK, encoding="utf-8")
     catalog = tmp_path / "catalog.csv"
     catalog.write_text(
@@ -30,12 +32,13 @@ def test_catalog_rows_carry_rights_data_and_bad_rows_are_named(tmp_path):
         encoding="utf-8",
     )
     index = tmp_path / "i.duckdb"
-    result = invoke("add", "--catalog", str(catalog), "--index", str(index))
+    result = invoke("add", "--catalog", str(catalog), "--index", str(index), "--jobs", jobs)
     assert result.exit_code == 3, result.output
     assert "missing.txt" in result.stderr
     assert "catalog.csv:3" in result.stderr
     assert "catalog.csv:4: missing source" in result.stderr
-    assert "1 added" in result.stderr
+    assert "catalog: 3 rows in " in result.stderr
+    assert "1 added, 2 failed" in result.stderr
     sql = invoke(
         "sql", "SELECT creator, rights_holder, org_id, licence FROM works", "--index", str(index), "-f", "json"
     )
@@ -44,6 +47,14 @@ def test_catalog_rows_carry_rights_data_and_bad_rows_are_named(tmp_path):
     ]
     again = invoke("add", "--catalog", str(catalog), "--index", str(index))
     assert "1 unchanged" in again.stderr
+
+
+def test_jobs_must_be_at_least_one(tmp_path):
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_text("source,creator,rights_holder,licence,org_id\n")
+    result = invoke("add", "--catalog", str(catalog), "--index", str(tmp_path / "i.duckdb"), "--jobs", "0")
+    assert result.exit_code == 2
+    assert "--jobs" in result.stderr
 
 
 def test_a_parquet_dataset_is_scanned_resumed_and_reported_per_record(tmp_path):

@@ -1,4 +1,4 @@
-"""Faults: SIGKILL in the middle of adding works and of a dataset scan, and a second writer."""
+"""Faults: SIGKILL in the middle of adding works, a catalog and a dataset scan; Ctrl-C; a second writer."""
 
 import contextlib
 import json
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from localhttp import Gauge, Route, serve
 
 from indexes import IndexInUseError, IndexStore
 from provenance.datasets import DatasetOptions
@@ -20,6 +21,7 @@ from provenance.ingest import add_sources
 from provenance.scan import scan_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
+SLOW_S = 60.0
 OUTPUTS = ROOT / "examples" / "outputs"
 
 # Prepended to a child's script: after the statement containing MARKER has run AFTER times, the child says
@@ -54,6 +56,18 @@ from provenance.ingest import add_sources
 with IndexStore.open(sys.argv[1]) as store:
     add_sources(store, [sys.argv[2]], on_event=lambda e: print(e.outcome, e.source, flush=True))
 print("finished", flush=True)
+"""
+
+CATALOG = """
+from indexes import IndexStore
+from provenance.ingest import add_catalog
+if __name__ == "__main__":  # fingerprint workers start with "spawn", which imports this file again
+    with IndexStore.open(sys.argv[1]) as store:
+        summary = add_catalog(
+            store, sys.argv[2], on_event=lambda e: print(e.outcome, e.source, flush=True), jobs=4, workers=2,
+            pool=sys.argv[3],
+        )
+    print("finished", summary.counts["failed"], flush=True)
 """
 
 SCAN = """
@@ -150,6 +164,109 @@ def test_sigkill_while_adding_many_works_leaves_whole_works_and_a_rerun_complete
     assert out.count("unchanged") == kept  # what was committed before the kill is kept, not redone
     assert out.rstrip().endswith("finished")
     assert assert_index_consistent(index) == 40
+
+
+def works_folder(tmp_path, n=40):
+    folder = tmp_path / "works"
+    folder.mkdir()
+    rng = np.random.default_rng(7)
+    for i in range(n):
+        words = rng.integers(0, 20000, size=1000)
+        (folder / f"work-{i:03d}.txt").write_text(" ".join(f"w{w}" for w in words))
+    return folder
+
+
+@pytest.mark.parametrize("pool", ["threads", "processes"])
+def test_sigkill_during_a_catalog_run_with_jobs_leaves_whole_works_and_a_rerun_completes(tmp_path, pool):
+    folder = works_folder(tmp_path)
+    catalog = tmp_path / "catalog.csv"
+    rows = [f"{p},Writer,Press,CC-BY-4.0,ID-{p.stem}" for p in sorted(folder.glob("*.txt"))]
+    catalog.write_text("source,creator,rights_holder,licence,org_id\n" + "\n".join(rows) + "\n")
+    index = tmp_path / "index.duckdb"
+    command = [sys.executable, str(script(tmp_path, "catalog.py", CATALOG)), str(index), str(catalog), pool]
+    # Killed inside the transaction of the eighth work, with rows fetched and fingerprinted around it.
+    assert run_until([*command, "INSERT INTO passages", "8"], lines=1, word="inside", delay=0.0) == 1
+    assert assert_index_consistent(index) == 7
+    run_until([*command, "", "0"], lines=20 - 7, word="added", delay=0.013)
+    kept = assert_index_consistent(index)
+    assert kept >= 20
+    out = run_to_end([*command, "", "0"])
+    assert out.count("unchanged") == kept  # what was committed before the kill is kept, not redone
+    assert out.count("added") == 40 - kept
+    assert out.rstrip().endswith("finished 0")
+    assert assert_index_consistent(index) == 40
+    with IndexStore.open(index, read_only=True) as store:
+        assert {w.creator for w in store.works()} == {"Writer"}
+
+
+def test_ctrl_c_during_a_catalog_run_stops_at_once_though_servers_are_slow(tmp_path):
+    folder = works_folder(tmp_path, n=3)
+    shared = Gauge()
+    with contextlib.ExitStack() as stack:
+        servers = [stack.enter_context(serve(gauge=shared)) for _ in range(3)]
+        rows = [f"{p},Writer,Press,CC-BY-4.0,F-{p.stem}" for p in sorted(folder.glob("*.txt"))]
+        for i in range(9):
+            server = servers[i % 3]
+            server.routes[f"/slow{i}.html"] = Route(body=b"<p>late</p>", delay=SLOW_S)
+            rows.append(f"{server.base}/slow{i}.html,Writer,Press,CC-BY-4.0,S-{i}")
+        catalog = tmp_path / "catalog.csv"
+        catalog.write_text("source,creator,rights_holder,licence,org_id\n" + "\n".join(rows) + "\n")
+        index = tmp_path / "index.duckdb"
+        args = ["add", "--catalog", str(catalog), "--index", str(index), "--allow-private", "--jobs", "4"]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "provenance", *args], stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
+        try:
+            waited = 0
+            while shared.now < len(servers) and proc.poll() is None and waited < 600:
+                time.sleep(0.1)  # until a slow page is being asked for on every host
+                waited += 1
+            assert shared.now == len(servers), "the run never reached the slow pages"
+            proc.send_signal(signal.SIGINT)
+            _, stderr = proc.communicate(timeout=SLOW_S / 2)  # well before any slow page could have come back
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, stderr
+    assert "interrupted; everything committed before this point is kept" in stderr
+    assert assert_index_consistent(index) == 3
+
+
+def test_a_catalog_run_while_another_process_writes_is_told_the_index_is_in_use(tmp_path, invoke):
+    folder = works_folder(tmp_path, n=2)
+    catalog = tmp_path / "catalog.csv"
+    rows = [f"{p},Writer,Press,CC-BY-4.0,F-{p.stem}" for p in sorted(folder.glob("*.txt"))]
+    catalog.write_text("source,creator,rights_holder,licence,org_id\n" + "\n".join(rows) + "\n")
+    index = tmp_path / "index.duckdb"
+    assert invoke("add", "--catalog", str(catalog), "--index", str(index)).exit_code == 0
+    with holding(index):
+        result = invoke("add", "--catalog", str(catalog), "--index", str(index))
+    assert result.exit_code == 4
+    assert "in use by another process" in result.stderr
+    assert assert_index_consistent(index) == 2
+
+
+@contextlib.contextmanager
+def holding(index):
+    """Another process with the index open for writing, until the block ends."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(index)!r}); print('ready', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "ready"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
 
 
 def dataset(folder: Path, shards: int) -> None:
