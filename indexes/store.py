@@ -309,8 +309,28 @@ class IndexStore:
 
         Returns the outcome and the work id (stable across replacements of the same source).
         """
+        return self.add_works([(work, passages)])[0]
+
+    def add_works(self, works: Sequence[tuple[NewWork, Passages | None]]) -> list[tuple[AddOutcome, int]]:
+        """``add_work`` for several works in one transaction: a commit costs more than a work's rows.
+
+        All of them are written, or none: a kill leaves no part of any. A work with the source of an
+        earlier one in the same call replaces it (or is unchanged), as in separate calls.
+        """
         if self.read_only:
             raise IndexStoreError(self.path, "opened read-only")
+        con = self.con
+        con.begin()
+        try:
+            outcomes = [self._add_one(work, passages) for work, passages in works]
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+        return outcomes
+
+    def _add_one(self, work: NewWork, passages: Passages | None) -> tuple[AddOutcome, int]:
+        """Write one work inside the caller's transaction."""
         existing = self._row("SELECT work_id, content_sha256, text_sha256 FROM works WHERE source = ?", [work.source])
         if existing and existing[1] == work.content_sha256 and existing[2] == work.text_sha256:
             return "unchanged", int(existing[0])
@@ -335,50 +355,44 @@ class IndexStore:
             work.text,
         ]
         con = self.con
-        con.begin()
-        try:
-            if existing:
-                work_id = int(existing[0])
-                self._delete_children(work_id)
-                assignments = ", ".join(f"{column} = ?" for column in _WRITTEN)
-                con.execute(f"UPDATE works SET {assignments} WHERE work_id = ?", [*row, work_id])
-            else:
-                work_id = self._int("SELECT nextval('work_ids')")
-                marks = ", ".join("?" for _ in range(len(_WRITTEN) + 2))
-                con.execute(
-                    f"INSERT INTO works (work_id, source, {', '.join(_WRITTEN)}) VALUES ({marks})",
-                    [work_id, work.source, *row],
-                )
-            self._insert_passages(work_id, passages)
-            if work.consent is not None:
-                con.execute(
-                    "INSERT INTO consent VALUES (?, ?, ?, ?, ?)",
-                    [
-                        work_id,
-                        work.retrieved_at,
-                        str(work.consent.get("status", "unknown")),
-                        str(work.consent.get("summary", "")),
-                        json.dumps(work.consent, sort_keys=True, default=str),
-                    ],
-                )
-            if work.cues:
-                cues = np.asarray(work.cues, dtype=np.float64).reshape(-1, 4)
-                self._insert_arrow(
-                    "cues",
-                    pa.table(
-                        {
-                            "work_id": pa.array(np.full(cues.shape[0], work_id, dtype=np.int64)),
-                            "char_start": pa.array(cues[:, 0].astype(np.int32)),
-                            "char_end": pa.array(cues[:, 1].astype(np.int32)),
-                            "start_s": pa.array(cues[:, 2]),
-                            "end_s": pa.array(cues[:, 3]),
-                        }
-                    ),
-                )
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise
+        if existing:
+            work_id = int(existing[0])
+            self._delete_children(work_id)
+            assignments = ", ".join(f"{column} = ?" for column in _WRITTEN)
+            con.execute(f"UPDATE works SET {assignments} WHERE work_id = ?", [*row, work_id])
+        else:
+            work_id = self._int("SELECT nextval('work_ids')")
+            marks = ", ".join("?" for _ in range(len(_WRITTEN) + 2))
+            con.execute(
+                f"INSERT INTO works (work_id, source, {', '.join(_WRITTEN)}) VALUES ({marks})",
+                [work_id, work.source, *row],
+            )
+        self._insert_passages(work_id, passages)
+        if work.consent is not None:
+            con.execute(
+                "INSERT INTO consent VALUES (?, ?, ?, ?, ?)",
+                [
+                    work_id,
+                    work.retrieved_at,
+                    str(work.consent.get("status", "unknown")),
+                    str(work.consent.get("summary", "")),
+                    json.dumps(work.consent, sort_keys=True, default=str),
+                ],
+            )
+        if work.cues:
+            cues = np.asarray(work.cues, dtype=np.float64).reshape(-1, 4)
+            self._insert_arrow(
+                "cues",
+                pa.table(
+                    {
+                        "work_id": pa.array(np.full(cues.shape[0], work_id, dtype=np.int64)),
+                        "char_start": pa.array(cues[:, 0].astype(np.int32)),
+                        "char_end": pa.array(cues[:, 1].astype(np.int32)),
+                        "start_s": pa.array(cues[:, 2]),
+                        "end_s": pa.array(cues[:, 3]),
+                    }
+                ),
+            )
         return ("replaced" if existing else "added"), work_id
 
     def _delete_children(self, work_id: int) -> None:

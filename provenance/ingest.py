@@ -112,16 +112,29 @@ def _unchanged(store: IndexStore, doc: Document) -> AddEvent | None:
 
 def _write(store: IndexStore, doc: Document, passages: Passages, *, row: CatalogRow | None) -> AddEvent:
     """Write one fingerprinted document in one transaction; a text shorter than a shingle fails."""
+    return _write_many(store, [(doc, passages, row)])[0]
+
+
+def _write_many(store: IndexStore, docs: Sequence[tuple[Document, Passages, CatalogRow | None]]) -> list[AddEvent]:
+    """Write fingerprinted documents in one transaction; a text shorter than a shingle fails."""
     need = store.params.shingle_words
-    if len(passages.tokens) < need:
-        words = len(passages.tokens)
-        return AddEvent(
-            doc.source,
-            "failed",
-            reason=f"too short to fingerprint ({words} words; at least {need})",
-        )
-    work = new_work(doc) if row is None else row.apply(new_work(doc))
-    outcome, work_id = store.add_work(work, passages)
+    events: list[AddEvent | None] = []
+    works: list[tuple[NewWork, Passages | None]] = []
+    for doc, passages, row in docs:
+        if len(passages.tokens) < need:
+            reason = f"too short to fingerprint ({len(passages.tokens)} words; at least {need})"
+            events.append(AddEvent(doc.source, "failed", reason=reason))
+        else:
+            events.append(None)
+            works.append((new_work(doc) if row is None else row.apply(new_work(doc)), passages))
+    written = iter(store.add_works(works) if works else [])
+    return [
+        event if event is not None else _written(doc, *next(written))
+        for (doc, _, _), event in zip(docs, events, strict=True)
+    ]
+
+
+def _written(doc: Document, outcome: Outcome, work_id: int) -> AddEvent:
     return AddEvent(doc.source, outcome, work_id=work_id, title=doc.title, warnings=doc.warnings)
 
 
@@ -225,6 +238,8 @@ class _Row:
 
 
 _Key = tuple[int, int, int]
+WRITE_BATCH = 64
+"""Most fingerprinted documents written in one transaction (those ready when the writer gets to them)."""
 """Where a failure sits in the catalog: (entry, item of the entry, document of the item)."""
 
 
@@ -263,7 +278,8 @@ class _CatalogRun:
         self.active = 0  # rows started and not done
         self.ready: deque[_Row] = deque()  # rows expanded with items left to fetch, oldest first
         self.fetching = 0  # expand and fetch tasks out
-        self.waiting = 0  # documents out for fingerprinting
+        self.waiting = 0  # documents out for fingerprinting, or fingerprinted and not yet written
+        self.pending: list[tuple[_Row, _Key, Document, Passages]] = []  # fingerprinted, to write together
         self.locks: dict[int, threading.Lock] = {}
         self.summary = AddSummary()
         self.failures: list[tuple[_Key, AddEvent, tuple[str, str, str]]] = []
@@ -278,6 +294,9 @@ class _CatalogRun:
         try:
             while True:
                 self._fill()
+                if self.pending and (len(self.pending) >= WRITE_BATCH or self.replies.empty()):
+                    self._flush()  # what is ready, in one transaction: a commit costs more than a work
+                    continue
                 if not (self.fetching or self.waiting):
                     break
                 self.replies.get()()
@@ -394,11 +413,17 @@ class _CatalogRun:
         self._check_done(run)
 
     def _fingerprinted(self, run: _Row, key: _Key, doc: Document, passages: Passages) -> None:
-        self.waiting -= 1
-        run.out -= 1
-        event = _write(self.store, doc, passages, row=run.row)
-        self._emit(event, key, (f"{self.catalog}:{run.row.line}", run.row.source, event.reason))
-        self._check_done(run)
+        self.pending.append((run, key, doc, passages))
+
+    def _flush(self) -> None:
+        """Write the fingerprinted documents waiting, in one transaction."""
+        batch, self.pending = self.pending, []
+        events = _write_many(self.store, [(doc, passages, run.row) for run, _, doc, passages in batch])
+        for (run, key, _, _), event in zip(batch, events, strict=True):
+            self.waiting -= 1
+            run.out -= 1
+            self._emit(event, key, (f"{self.catalog}:{run.row.line}", run.row.source, event.reason))
+            self._check_done(run)
 
     def _fail(self, row: CatalogRow, key: _Key, exc: ConnectorError) -> None:
         event = AddEvent(f"{exc.source} (catalog line {row.line}, {row.org_id})", "failed", reason=exc.reason)

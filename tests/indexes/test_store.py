@@ -87,6 +87,27 @@ def test_a_failed_add_leaves_the_old_version_intact(store, monkeypatch):
     assert store.work(1).content_sha256 == "aaa"
 
 
+def test_works_added_together_are_written_all_or_none(store, monkeypatch):
+    outcomes = store.add_works([(work("/w/1", sha="1"), None), (work("/w/2", sha="2"), None), (work("/w/1"), None)])
+    assert outcomes == [("added", 1), ("added", 2), ("replaced", 1)]  # a later one of a source replaces it
+    assert store.work(1).content_sha256 == "aaa"
+    before = counts(store)
+    insert = store._insert_passages
+    calls = []
+
+    def second_fails(*args):
+        calls.append(args)
+        if len(calls) == 2:
+            raise RuntimeError("disk on fire")
+        insert(*args)
+
+    monkeypatch.setattr(store, "_insert_passages", second_fails)
+    with pytest.raises(RuntimeError):
+        store.add_works([(work("/w/3", sha="3"), None), (work("/w/4", sha="4"), None)])
+    assert counts(store) == before
+    assert store.work_by_source("/w/3") is None
+
+
 def test_other_parameters_are_refused(index_path):
     IndexStore.open(index_path).close()
     with pytest.raises(IndexParametersError, match=r"threshold: 0\.5 != 0\.7"):

@@ -229,6 +229,30 @@ def test_fetches_in_flight_and_documents_held_are_bounded(store, tmp_path, per_r
     assert {p.rows_total for p in progress} == {60}
 
 
+def test_documents_ready_together_are_written_in_one_transaction(store, tmp_path, monkeypatch):
+    generated = Generated(barrier=1)
+    batches = []
+    add_works = store.add_works
+
+    def counted(works):
+        batches.append(len(works))
+        return add_works(works)
+
+    monkeypatch.setattr(store, "add_works", counted)
+    summary = add_catalog(
+        store,
+        str(generated_catalog(tmp_path, 60)),
+        lambda _event: time.sleep(0.005),  # a slow writer: fingerprinted documents pile up meanwhile
+        available=[generated],
+        jobs=4,
+        workers=1,
+    )
+    assert summary.counts["added"] == 60
+    assert sum(batches) == 60
+    assert max(batches) > 1
+    assert store.state().works == 60
+
+
 def test_a_connector_not_made_for_threads_is_called_once_at_a_time(store, tmp_path):
     generated = Generated(barrier=1, thread_safe=False)
     summary = add_catalog(store, str(generated_catalog(tmp_path, 12)), available=[generated], jobs=4, workers=0)
