@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import duckdb
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from indexes.errors import (
@@ -41,6 +42,7 @@ APPLICATION = "provenance-index"
 COMMON_MIN_WORKS = 3
 COMMON_FRACTION = 1000
 MetaValue = str | int | float | bool | None
+I64 = npt.NDArray[np.int64]
 _HOLDER_PID = re.compile(r"\(PID (\d+)\)")  # the process DuckDB names in its lock error
 
 
@@ -314,20 +316,59 @@ class IndexStore:
     def add_works(self, works: Sequence[tuple[NewWork, Passages | None]]) -> list[tuple[AddOutcome, int]]:
         """``add_work`` for several works in one transaction: a commit costs more than a work's rows.
 
-        All of them are written, or none: a kill leaves no part of any. A work with the source of an
-        earlier one in the same call replaces it (or is unchanged), as in separate calls.
+        All of them are written, or none: a kill leaves no part of any. New works' rows go in with one
+        insert per table. A work with the source of an earlier one in the same call replaces it (or is
+        unchanged), as in separate calls.
         """
         if self.read_only:
             raise IndexStoreError(self.path, "opened read-only")
         con = self.con
         con.begin()
         try:
-            outcomes = [self._add_one(work, passages) for work, passages in works]
+            if len({work.source for work, _ in works}) < len(works):
+                outcomes = [self._add_one(work, passages) for work, passages in works]
+            else:
+                outcomes = self._add_distinct(works)
             con.commit()
         except BaseException:
             con.rollback()
             raise
         return outcomes
+
+    def _add_distinct(self, works: Sequence[tuple[NewWork, Passages | None]]) -> list[tuple[AddOutcome, int]]:
+        """Works of distinct sources, inside the caller's transaction: known sources one by one, new ones together."""
+        sources = [work.source for work, _ in works]
+        known = {
+            str(r[0])
+            for r in self.con.execute(
+                "SELECT source FROM works WHERE source IN (SELECT unnest(?::VARCHAR[]))", [sources]
+            ).fetchall()
+        }
+        outcomes: dict[int, tuple[AddOutcome, int]] = {}
+        new: list[tuple[int, NewWork, Passages]] = []
+        for i, (work, passages) in enumerate(works):
+            if work.source in known:
+                outcomes[i] = self._add_one(work, passages)
+            else:
+                new.append((i, work, passages or self.fingerprinter.passages(self.fingerprinter.tokenize(work.text))))
+        if new:
+            work_ids = self._next_ids("work_ids", len(new))
+            passage_ids = self._next_ids("passage_ids", sum(len(p) for _, _, p in new))
+            tables: list[tuple[pa.Table, pa.Table, pa.Table]] = []
+            at = 0
+            for (i, work, passages), work_id in zip(new, work_ids.tolist(), strict=True):
+                self._insert_work_row(work_id, work, passages)
+                tables.append(_passage_tables(work_id, passages, passage_ids[at : at + len(passages)]))
+                at += len(passages)
+                self._insert_extras(work_id, work)
+                outcomes[i] = ("added", work_id)
+            for name, parts in zip(("passages", "bands", "anchors"), zip(*tables, strict=True), strict=True):
+                self._insert_arrow(name, pa.concat_tables(parts))
+        return [outcomes[i] for i in range(len(works))]
+
+    def _next_ids(self, sequence: str, n: int) -> I64:
+        rows = self.con.execute(f"SELECT nextval('{sequence}') FROM range(?)", [n]).fetchall() if n else []
+        return np.array([r[0] for r in rows], dtype=np.int64)
 
     def _add_one(self, work: NewWork, passages: Passages | None) -> tuple[AddOutcome, int]:
         """Write one work inside the caller's transaction."""
@@ -336,40 +377,34 @@ class IndexStore:
             return "unchanged", int(existing[0])
         if passages is None:
             passages = self.fingerprinter.passages(self.fingerprinter.tokenize(work.text))
-        now = datetime.now(timezone.utc)
-        row = [
-            work.kind,
-            work.title,
-            work.creator,
-            work.rights_holder,
-            work.org_id,
-            work.licence,
-            work.content_sha256,
-            work.text_sha256,
-            work.modified_at,
-            work.retrieved_at,
-            now,
-            len(passages.tokens),
-            len(passages),
-            json.dumps(work.metadata, sort_keys=True, default=str),
-            work.text,
-        ]
-        con = self.con
         if existing:
             work_id = int(existing[0])
             self._delete_children(work_id)
             assignments = ", ".join(f"{column} = ?" for column in _WRITTEN)
-            con.execute(f"UPDATE works SET {assignments} WHERE work_id = ?", [*row, work_id])
+            self.con.execute(f"UPDATE works SET {assignments} WHERE work_id = ?", [*_work_row(work, passages), work_id])
         else:
             work_id = self._int("SELECT nextval('work_ids')")
-            marks = ", ".join("?" for _ in range(len(_WRITTEN) + 2))
-            con.execute(
-                f"INSERT INTO works (work_id, source, {', '.join(_WRITTEN)}) VALUES ({marks})",
-                [work_id, work.source, *row],
-            )
-        self._insert_passages(work_id, passages)
+            self._insert_work_row(work_id, work, passages)
+        if len(passages):
+            ids = self._next_ids("passage_ids", len(passages))
+            for name, table in zip(
+                ("passages", "bands", "anchors"), _passage_tables(work_id, passages, ids), strict=True
+            ):
+                self._insert_arrow(name, table)
+        self._insert_extras(work_id, work)
+        return ("replaced" if existing else "added"), work_id
+
+    def _insert_work_row(self, work_id: int, work: NewWork, passages: Passages) -> None:
+        marks = ", ".join("?" for _ in range(len(_WRITTEN) + 2))
+        self.con.execute(
+            f"INSERT INTO works (work_id, source, {', '.join(_WRITTEN)}) VALUES ({marks})",
+            [work_id, work.source, *_work_row(work, passages)],
+        )
+
+    def _insert_extras(self, work_id: int, work: NewWork) -> None:
+        """A work's consent record and transcript cues."""
         if work.consent is not None:
-            con.execute(
+            self.con.execute(
                 "INSERT INTO consent VALUES (?, ?, ?, ?, ?)",
                 [
                     work_id,
@@ -393,7 +428,6 @@ class IndexStore:
                     }
                 ),
             )
-        return ("replaced" if existing else "added"), work_id
 
     def _delete_children(self, work_id: int) -> None:
         self.con.execute(
@@ -404,50 +438,6 @@ class IndexStore:
         self.con.execute("DELETE FROM anchors WHERE work_id = ?", [work_id])
         self.con.execute("DELETE FROM consent WHERE work_id = ?", [work_id])
         self.con.execute("DELETE FROM cues WHERE work_id = ?", [work_id])
-
-    def _insert_passages(self, work_id: int, passages: Passages) -> None:
-        n = len(passages)
-        if n == 0:
-            return
-        ids = np.array(
-            [r[0] for r in self.con.execute("SELECT nextval('passage_ids') FROM range(?)", [n]).fetchall()],
-            dtype=np.int64,
-        )
-        chars = passages.char_ranges()
-        self._insert_arrow(
-            "passages",
-            pa.table(
-                {
-                    "passage_id": pa.array(ids),
-                    "work_id": pa.array(np.full(n, work_id, dtype=np.int64)),
-                    "ordinal": pa.array(np.arange(n, dtype=np.int32)),
-                    "token_start": pa.array(passages.ranges[:, 0].astype(np.int32)),
-                    "token_end": pa.array(passages.ranges[:, 1].astype(np.int32)),
-                    "char_start": pa.array(chars[:, 0].astype(np.int32)),
-                    "char_end": pa.array(chars[:, 1].astype(np.int32)),
-                }
-            ),
-        )
-        bands = passages.keys.shape[1]
-        self._insert_arrow(
-            "bands",
-            pa.table(
-                {
-                    "key": pa.array(passages.keys.reshape(-1)),
-                    "passage_id": pa.array(np.repeat(ids, bands)),
-                }
-            ),
-        )
-        self._insert_arrow(
-            "anchors",
-            pa.table(
-                {
-                    "key": pa.array(passages.anchor_keys),
-                    "work_id": pa.array(np.full(passages.anchor_keys.shape[0], work_id, dtype=np.int64)),
-                    "token_pos": pa.array(passages.anchor_positions.astype(np.int32)),
-                }
-            ),
-        )
 
     def refresh_common(self) -> int:
         """Recount which anchors are common (shared by ``common_threshold`` works or more); returns how many.
@@ -605,6 +595,55 @@ def first_row(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
     """The first row of a result, read to the end: DuckDB blocks a connection while a result is unfinished."""
     rows = result.fetchall()
     return rows[0] if rows else None
+
+
+def _work_row(work: NewWork, passages: Passages) -> list[Any]:
+    """A work's values for the ``_WRITTEN`` columns."""
+    return [
+        work.kind,
+        work.title,
+        work.creator,
+        work.rights_holder,
+        work.org_id,
+        work.licence,
+        work.content_sha256,
+        work.text_sha256,
+        work.modified_at,
+        work.retrieved_at,
+        datetime.now(timezone.utc),
+        len(passages.tokens),
+        len(passages),
+        json.dumps(work.metadata, sort_keys=True, default=str),
+        work.text,
+    ]
+
+
+def _passage_tables(work_id: int, passages: Passages, ids: I64) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """Rows of ``passages``, ``bands`` and ``anchors`` for one work's fingerprints; ``ids`` are its passage ids."""
+    n = len(passages)
+    chars = passages.char_ranges()
+    rows = pa.table(
+        {
+            "passage_id": pa.array(ids),
+            "work_id": pa.array(np.full(n, work_id, dtype=np.int64)),
+            "ordinal": pa.array(np.arange(n, dtype=np.int32)),
+            "token_start": pa.array(passages.ranges[:, 0].astype(np.int32)),
+            "token_end": pa.array(passages.ranges[:, 1].astype(np.int32)),
+            "char_start": pa.array(chars[:, 0].astype(np.int32)),
+            "char_end": pa.array(chars[:, 1].astype(np.int32)),
+        }
+    )
+    bands = pa.table(
+        {"key": pa.array(passages.keys.reshape(-1)), "passage_id": pa.array(np.repeat(ids, passages.keys.shape[1]))}
+    )
+    anchors = pa.table(
+        {
+            "key": pa.array(passages.anchor_keys),
+            "work_id": pa.array(np.full(passages.anchor_keys.shape[0], work_id, dtype=np.int64)),
+            "token_pos": pa.array(passages.anchor_positions.astype(np.int32)),
+        }
+    )
+    return rows, bands, anchors
 
 
 def _work_record(row: tuple[Any, ...]) -> WorkRecord:

@@ -80,7 +80,7 @@ def test_a_failed_add_leaves_the_old_version_intact(store, monkeypatch):
     def boom(*_args):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(store, "_insert_passages", boom)
+    monkeypatch.setattr(store, "_insert_arrow", boom)
     with pytest.raises(RuntimeError):
         store.add_work(work(text=TEXT + " changed", sha="ccc"))
     assert counts(store) == before
@@ -92,7 +92,7 @@ def test_works_added_together_are_written_all_or_none(store, monkeypatch):
     assert outcomes == [("added", 1), ("added", 2), ("replaced", 1)]  # a later one of a source replaces it
     assert store.work(1).content_sha256 == "aaa"
     before = counts(store)
-    insert = store._insert_passages
+    insert = store._insert_work_row
     calls = []
 
     def second_fails(*args):
@@ -101,11 +101,31 @@ def test_works_added_together_are_written_all_or_none(store, monkeypatch):
             raise RuntimeError("disk on fire")
         insert(*args)
 
-    monkeypatch.setattr(store, "_insert_passages", second_fails)
+    monkeypatch.setattr(store, "_insert_work_row", second_fails)
     with pytest.raises(RuntimeError):
         store.add_works([(work("/w/3", sha="3"), None), (work("/w/4", sha="4"), None)])
     assert counts(store) == before
     assert store.work_by_source("/w/3") is None
+
+
+def test_new_and_known_works_together_match_one_at_a_time(store, tmp_path):
+    store.add_work(work("/w/1", sha="1"))
+    mixed = [(work("/w/1", text=TEXT + " more", sha="1b"), None), (work("/w/2", sha="2"), None), (work("/w/1x"), None)]
+    assert store.add_works(mixed) == [("replaced", 1), ("added", 2), ("added", 3)]
+    assert store.add_works([(work("/w/2", sha="2"), None)]) == [("unchanged", 2)]
+
+    def fingerprints(s):
+        return s.con.execute(
+            "SELECT w.source, p.ordinal, p.token_start, p.char_end, b.key FROM bands b "
+            "JOIN passages p USING (passage_id) JOIN works w USING (work_id) ORDER BY ALL"
+        ).fetchall()
+
+    with IndexStore.open(tmp_path / "single.duckdb") as single:
+        single.add_work(work("/w/1", sha="1"))
+        for new, _ in mixed:
+            single.add_work(new)
+        assert counts(single) == counts(store)
+        assert fingerprints(store) == fingerprints(single)
 
 
 def test_other_parameters_are_refused(index_path):

@@ -186,7 +186,7 @@ def test_sigkill_during_a_catalog_run_with_jobs_leaves_whole_works_and_a_rerun_c
     command = [sys.executable, str(script(tmp_path, "catalog.py", CATALOG)), str(index), str(catalog), pool]
     # Killed inside the transaction of the eighth work, with rows fetched and fingerprinted around it:
     # works ready together are written in one transaction, so none of that one's works is kept.
-    assert run_until([*command, "INSERT INTO passages", "8"], lines=1, word="inside", delay=0.0) == 1
+    assert run_until([*command, "INSERT INTO works", "8"], lines=1, word="inside", delay=0.0) == 1
     before = assert_index_consistent(index)
     assert before < 8
     run_until([*command, "", "0"], lines=20 - before, word="added", delay=0.013)

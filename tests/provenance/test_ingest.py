@@ -287,7 +287,8 @@ def test_ctrl_c_in_the_main_thread_stops_the_run_and_a_rerun_completes(store, tm
 
     with pytest.raises(KeyboardInterrupt):
         add_catalog(store, catalog, interrupt, available=[Generated(barrier=1)], jobs=4, workers=2)
-    assert len(store.works()) == 10
+    kept = len(store.works())  # the ten reported, and the others written in the same transaction
+    assert 10 <= kept < 60
     summary = add_catalog(store, catalog, available=[Generated(barrier=1)], jobs=4, workers=2)
-    assert summary.counts == {"added": 50, "replaced": 0, "unchanged": 10, "failed": 0}
+    assert summary.counts == {"added": 60 - kept, "replaced": 0, "unchanged": kept, "failed": 0}
     assert len(store.works()) == 60
