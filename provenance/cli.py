@@ -5,6 +5,7 @@ message and an exit code.
 """
 
 import json
+import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -324,8 +325,14 @@ def audit(
         ),
     ] = False,
     workers: Annotated[
-        int, typer.Option(min=1, help="Processes scanning dataset shards (each holds the lookup arrays).")
-    ] = 1,
+        int | None,
+        typer.Option(
+            min=1,
+            help="Processes scanning dataset shards [default: one per core]; they share the lookup arrays "
+            "of a large index (memory-mapped from INDEX.lookup/).",
+            show_default=False,
+        ),
+    ] = None,
     restart: Annotated[
         bool, typer.Option("--restart", help="Scan a dataset anew instead of resuming an interrupted scan.")
     ] = False,
@@ -387,7 +394,7 @@ def audit(
         on_spark.finish(fail_on_match=fail_on_match)
         return
     if dataset or any(_is_dataset(i) for i in inputs):
-        scan = ScanOptions(workers=workers, restart=restart)
+        scan = ScanOptions(workers=workers or os.cpu_count() or 1, restart=restart)
         dataset_options = DatasetOptions(field=field, id_field=id_field)
         with _errors(verbose), _ScanProgress(as_json=as_json, output=output) as shown:
             summary = scan_dataset(

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
-from indexes import IndexStore
+from indexes import IndexInUseError, IndexStore, IndexStoreError, tokenize
 from provenance.audit import AuditOptions, Auditor
 from provenance.datasets import (
     DatasetOptions,
@@ -170,31 +170,32 @@ def scan_dataset(
         if on_progress is not None:
             on_progress(progress)
 
-    with IndexStore.open(index, tool_version=__version__) as store:
-        scan_id = _open_scan(store, sources, shards, dataset, audit, restart=options.restart)
-        spool = _spool_dir(store.path, scan_id)
-        _import_spools(store)  # shards that killed parallel runs finished, of this scan or others
-        todo, skipped = _todo(store.con, scan_id, shards)
-        for shard in skipped:
-            progress.bytes_total -= shard.size
-            emit(ShardReport(shard.path, "skipped"))
-        tasks = _tasks(todo, options) if options.workers > 1 else []
-        parallel = len(tasks) > 1
-        if not parallel:
-            auditor = Auditor(store, audit) if todo else None
-            for shard in todo:
-                tick = _local_progress(progress, on_progress)
-                result = _guarded(auditor, shard, dataset, audit, options, tick)
-                _store_result(store.con, scan_id, result)
-                emit(result.report)
-            complete = _finish(store.con, scan_id, shards)
-    if parallel:
-        try:
-            _scan_parallel(index, scan_id, tasks, dataset, audit, options, progress, on_progress, emit)
-        finally:
-            with IndexStore.open(index, tool_version=__version__) as store:
-                _import_spool(store, scan_id, spool)
+    # Workers start now, and import while this process plans the scan with the index open for writing.
+    early = options.workers > 1 and (len(shards) > 1 or any(s.size > options.part_bytes for s in shards))
+    workers = _Workers(str(index), dataset, audit, options) if early else None
+    try:
+        with IndexStore.open(index, tool_version=__version__) as store:
+            scan_id = _open_scan(store, sources, shards, dataset, audit, restart=options.restart)
+            _import_spools(store)  # shards that killed parallel runs finished, of this scan or others
+            todo, skipped = _todo(store.con, scan_id, shards)
+            for shard in skipped:
+                progress.bytes_total -= shard.size
+                emit(ShardReport(shard.path, "skipped"))
+            tasks = _tasks(todo, options) if workers is not None else []
+            parallel = len(tasks) > 1
+            if not parallel:
+                auditor = Auditor(store, audit) if todo else None
+                for shard in todo:
+                    tick = _local_progress(progress, on_progress)
+                    result = _guarded(auditor, shard, dataset, audit, options, tick)
+                    _store_result(store.con, scan_id, result)
+                    emit(result.report)
                 complete = _finish(store.con, scan_id, shards)
+        if parallel and workers is not None:
+            complete = _run_parallel(workers, index, scan_id, tasks, shards, progress, on_progress, emit)
+    finally:
+        if workers is not None:
+            workers.close(cancel=True)
     ran = [r for r in reports if r.status != "skipped"]
     return ScanSummary(
         scan_id=scan_id,
@@ -651,6 +652,33 @@ def _die_with_parent() -> None:
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
+_OPEN_WAIT = 60.0  # seconds a worker waits for the parent (or another writer) to let go of the index
+
+
+class _Workers:
+    """Worker processes, started before the scan is planned.
+
+    They import and warm up while the parent holds the index for writing, and open it read-only when
+    their first shard comes.
+    """
+
+    def __init__(self, index: str, dataset: DatasetOptions, audit: AuditOptions, options: ScanOptions) -> None:
+        context = multiprocessing.get_context("spawn")  # never fork a process that has run DuckDB threads
+        self.messages = context.Queue()
+        self.pool = ProcessPoolExecutor(
+            max_workers=options.workers,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(index, dataset, audit, options, self.messages),
+        )
+        for _ in range(options.workers):  # one task each starts them all now
+            self.pool.submit(_warm_up)
+
+    def close(self, *, cancel: bool = False) -> None:
+        """Stop the workers (at once, dropping queued shards, with ``cancel``)."""
+        self.pool.shutdown(wait=True, cancel_futures=cancel)
+
+
 def _init_worker(
     index: str,
     dataset: DatasetOptions,
@@ -659,10 +687,30 @@ def _init_worker(
     messages: Any,  # noqa: ANN401 - a multiprocessing queue
 ) -> None:
     _die_with_parent()
-    store = IndexStore.open(index, read_only=True)
-    _worker.update(
-        store=store, auditor=Auditor(store, audit), dataset=dataset, audit=audit, options=options, messages=messages
-    )
+    _worker.update(index=index, dataset=dataset, audit=audit, options=options, messages=messages)
+
+
+def _warm_up() -> None:
+    """Load what the first shard would otherwise wait for: the compiled kernels and the character classes."""
+    tokenize("warm up", 0)
+
+
+def _worker_auditor() -> Auditor:
+    """The worker's auditor, opening the index read-only on first use (waiting while a writer holds it)."""
+    auditor = _worker.get("auditor")
+    if auditor is None:
+        deadline = time.monotonic() + _OPEN_WAIT
+        while True:
+            try:
+                store = IndexStore.open(_worker["index"], read_only=True)
+                break
+            except IndexInUseError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        auditor = Auditor(store, _worker["audit"])
+        _worker.update(store=store, auditor=auditor)
+    return auditor
 
 
 def _run_shard(shard: Shard, part: ShardPart | None = None) -> _ShardResult:
@@ -682,7 +730,15 @@ def _run_shard(shard: Shard, part: ShardPart | None = None) -> _ShardResult:
             send(read)
             sent = time.monotonic()
 
-    result = _guarded(_worker["auditor"], shard, _worker["dataset"], _worker["audit"], _worker["options"], tick, part)
+    try:
+        auditor = _worker_auditor()
+    except IndexStoreError as exc:
+        reason = str(exc)
+        report = ShardReport(
+            shard.path, "failed", failures=(InputFailure(shard.path, reason),), failure_count=1, error=reason
+        )
+        return _ShardResult(shard, report)
+    result = _guarded(auditor, shard, _worker["dataset"], _worker["audit"], _worker["options"], tick, part)
     report = result.report
     size = shard.size if part is None else part.size
     send(ReadProgress(size, report.records, report.failure_count, report.empty, report.text_bytes))
@@ -717,53 +773,65 @@ def _tasks(todo: list[Shard], options: ScanOptions) -> list[tuple[Shard, ShardPa
     return sorted(tasks, key=lambda t: -(t[0].size if t[1] is None else t[1].size))
 
 
-def _scan_parallel(
+def _run_parallel(
+    workers: _Workers,
     index: str | Path,
     scan_id: str,
     tasks: list[tuple[Shard, ShardPart | None]],
-    dataset: DatasetOptions,
-    audit: AuditOptions,
-    options: ScanOptions,
+    shards: list[Shard],
+    progress: ScanProgress,
+    on_progress: Callable[[ScanProgress], None] | None,
+    emit: Callable[[ShardReport], None],
+) -> bool:
+    """Scan in the workers, then move the spool into the index (also after an error); whether the scan is complete."""
+    try:
+        _scan_parallel(workers, index, scan_id, tasks, progress, on_progress, emit)
+    finally:
+        workers.close()
+        with IndexStore.open(index, tool_version=__version__) as store:
+            _import_spool(store, scan_id, _spool_dir(str(index), scan_id))
+            complete = _finish(store.con, scan_id, shards)
+    return complete
+
+
+def _scan_parallel(
+    workers: _Workers,
+    index: str | Path,
+    scan_id: str,
+    tasks: list[tuple[Shard, ShardPart | None]],
     progress: ScanProgress,
     on_progress: Callable[[ScanProgress], None] | None,
     emit: Callable[[ShardReport], None],
 ) -> None:
     """Audit shards in worker processes and spool each finished one; the caller moves the spool in."""
-    context = multiprocessing.get_context("spawn")  # never fork a process that has run DuckDB threads
-    messages = context.Queue()
+    messages, pool = workers.messages, workers.pool
     spool = _spool_dir(str(index), scan_id)
     waiting: dict[str, int] = {}
     for shard, _ in tasks:
         waiting[shard.path] = waiting.get(shard.path, 0) + 1
     done: dict[str, list[tuple[ShardPart, _ShardResult]]] = {}
-    with ProcessPoolExecutor(
-        max_workers=min(options.workers, len(tasks)),
-        mp_context=context,
-        initializer=_init_worker,
-        initargs=(str(index), dataset, audit, options, messages),
-    ) as pool:
-        pending = {pool.submit(_run_shard, shard, part): part for shard, part in tasks}
-        try:
-            while pending:
-                finished, _ = wait(pending, timeout=_PROGRESS_EVERY, return_when=FIRST_COMPLETED)
-                _drain(messages, progress, on_progress)
-                for future in finished:
-                    part = pending.pop(future)
-                    result = future.result()
-                    path = result.shard.path
-                    waiting[path] -= 1
-                    if part is not None:
-                        done.setdefault(path, []).append((part, result))
-                        if waiting[path]:
-                            continue
-                        result = _merged(result.shard, done.pop(path))
-                    _write_spool(spool, result)
-                    emit(result.report)
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-        finally:
+    pending = {pool.submit(_run_shard, shard, part): part for shard, part in tasks}
+    try:
+        while pending:
+            finished, _ = wait(pending, timeout=_PROGRESS_EVERY, return_when=FIRST_COMPLETED)
             _drain(messages, progress, on_progress)
+            for future in finished:
+                part = pending.pop(future)
+                result = future.result()
+                path = result.shard.path
+                waiting[path] -= 1
+                if part is not None:
+                    done.setdefault(path, []).append((part, result))
+                    if waiting[path]:
+                        continue
+                    result = _merged(result.shard, done.pop(path))
+                _write_spool(spool, result)
+                emit(result.report)
+    except BaseException:
+        workers.close(cancel=True)
+        raise
+    finally:
+        _drain(messages, progress, on_progress)
 
 
 def _drain(messages: Any, progress: ScanProgress, on_progress: Callable[[ScanProgress], None] | None) -> None:  # noqa: ANN401 - a multiprocessing queue
