@@ -155,20 +155,61 @@ def _known(store: IndexStore, connector: Connector, item: str) -> int | None:
     return None if record is None else record.work_id
 
 
+WRITE_BATCH = 64
+"""Most fingerprinted documents written in one transaction (those ready when the writer gets to them)."""
+WRITE_SECONDS = 1.0
+"""Longest a fetched document waits to be written when documents come one at a time (``add SOURCE``)."""
+
+
 def _add_item(
     store: IndexStore, item: str, available: Sequence[Connector] | None, *, refresh: bool
-) -> Iterator[AddEvent]:
-    """Fetch and index one item; failures become events."""
+) -> Iterator[AddEvent | Document]:
+    """Fetch one item: its documents to index, or the event of why there are none."""
     try:
         connector = connector_for(item, available)  # a folder may hold items of other kinds
         known = None if refresh else _known(store, connector, item)
         if known is not None:
             yield AddEvent(item, "unchanged", work_id=known, reason="already indexed (use --refresh)")
             return
-        for doc in connector.fetch(item):
-            yield add_document(store, doc)
+        yield from connector.fetch(item)
     except ConnectorError as exc:
         yield AddEvent(exc.source, "failed", reason=exc.reason)
+
+
+class _Writer:
+    """Fingerprints documents and writes them a batch at a time, in one transaction.
+
+    A batch is what waited ``WRITE_SECONDS``, or ``WRITE_BATCH`` documents; events come out in the
+    order documents went in.
+    """
+
+    def __init__(self, store: IndexStore, emit: Callable[[AddEvent], None]) -> None:
+        self.store = store
+        self.emit = emit
+        self.pending: list[tuple[Document, Passages, CatalogRow | None]] = []
+        self.since = 0.0
+
+    def add(self, doc: Document) -> None:
+        unchanged = _unchanged(self.store, doc)
+        if unchanged is not None:
+            self.event(unchanged)
+            return
+        fp = self.store.fingerprinter
+        if not self.pending:
+            self.since = time.monotonic()
+        self.pending.append((doc, fp.passages(fp.tokenize(doc.text)), None))
+        if len(self.pending) >= WRITE_BATCH or time.monotonic() - self.since >= WRITE_SECONDS:
+            self.flush()
+
+    def event(self, event: AddEvent) -> None:
+        """Pass an event on, after the documents that came before it."""
+        self.flush()
+        self.emit(event)
+
+    def flush(self) -> None:
+        batch, self.pending = self.pending, []
+        for event in _write_many(self.store, batch) if batch else []:
+            self.emit(event)
 
 
 def add_catalog(
@@ -238,8 +279,6 @@ class _Row:
 
 
 _Key = tuple[int, int, int]
-WRITE_BATCH = 64
-"""Most fingerprinted documents written in one transaction (those ready when the writer gets to them)."""
 """Where a failure sits in the catalog: (entry, item of the entry, document of the item)."""
 
 
@@ -482,9 +521,14 @@ def add_sources(
             continue
         if on_listing is not None:
             on_listing(source, len(items))
+        writer = _Writer(store, emit)
         for item in items:
-            for event in _add_item(store, item, available, refresh=refresh):
-                emit(event)
+            for got in _add_item(store, item, available, refresh=refresh):
+                if isinstance(got, AddEvent):
+                    writer.event(got)
+                else:
+                    writer.add(got)
+        writer.flush()
     if summary.counts["added"] or summary.counts["replaced"]:
         store.refresh_common()
     return summary
