@@ -27,7 +27,7 @@ from connectors import Document, sha256_hex
 from indexes import IndexParams, IndexStore
 from indexes.fingerprint import Fingerprinter
 from provenance import AuditOptions, Auditor
-from provenance.ingest import add_document
+from provenance.ingest import WRITE_BATCH, new_work
 
 
 def peak_rss_mib() -> float:
@@ -110,13 +110,19 @@ def index(passages: int, seed: int, audits: int) -> None:
         started = time.perf_counter()
         generated = 0.0
         with IndexStore.open(path) as store:
+            fp = store.fingerprinter
+            batch = []
             for i in range(works):
                 g0 = time.perf_counter()
                 text = prose.fast_text(words_per_work)
                 generated += time.perf_counter() - g0
                 if i % max(1, works // 50) == 0:
                     kept.append(text)
-                add_document(store, Document(text, f"work-{i}", "text", sha256_hex(text.encode()), title=f"w{i}"))
+                doc = Document(text, f"work-{i}", "text", sha256_hex(text.encode()), title=f"w{i}")
+                batch.append((new_work(doc), fp.passages(fp.tokenize(text))))
+                if len(batch) == WRITE_BATCH or i == works - 1:  # as `provenance add` writes them
+                    store.add_works(batch)
+                    batch = []
             store.refresh_common()
             build = time.perf_counter() - started - generated
             state = store.state()
