@@ -1,9 +1,13 @@
 """Dataset scans on Apache Spark: the local engine's readers, fingerprints, candidates and verification, distributed.
 
-A scan runs a few Spark jobs per shard (dataset file), several shards at once. Each shard's results go
-to ``OUT/shards/KEY/`` with a completion marker written last, so a rerun skips finished shards and
-redoes an interrupted one. The stages of a shard (the per-batch work is pure ``RecordBatch ->
-RecordBatch`` functions over provenance's own code, run by ``mapInArrow`` on the executors):
+Shards (dataset files) are scanned in groups, a few Spark jobs per group and several groups at once:
+a job has a fixed cost and broadcasts the index, so small shards share one, while a large shard is a
+group of its own. Each attempt at a group writes a new folder ``OUT/groups/ID/``: its results
+partitioned by shard, then one marker per shard, last. A rerun skips the shards whose newest marker
+says they were done with the same settings, and scans the rest again into a new folder (results are
+never rewritten in place, so a killed run leaves the earlier ones intact); folders no marker refers
+to are removed. The stages of a group (the per-batch work is pure ``RecordBatch -> RecordBatch``
+functions over provenance's own code, run by ``mapInArrow`` on the executors):
 
 1. **export** (``export_index``, once per scan): the index's band keys (joined with their passages'
    token ranges), its uncommon anchors, and its works (text, metadata, consent, transcript cues,
@@ -23,9 +27,11 @@ RecordBatch`` functions over provenance's own code, run by ``mapInArrow`` on the
 5. **verify** (``verify_batches``): the records, read again, meet their candidates in a broadcast join
    and each (record, work) pair is verified with ``provenance.audit.verify``; failures and per-task
    counters pass through.
-6. **write**: ``matches.parquet`` (``MATCH_SCHEMA``), ``failures.parquet`` (``location, reason``),
-   then the marker ``done/`` (one JSON row: counts, and what the results depend on: the shard's size
-   and time, the reading and audit options, the index and the fingerprint code).
+6. **write**: ``matches.parquet`` (``MATCH_SCHEMA``) and ``failures.parquet`` (``location, reason``),
+   partitioned by ``shard_key``, then the markers ``done/shard_key=KEY/`` (``MARKER_SCHEMA``: counts,
+   and what results depend on: the shard's size and time, the reading and audit options, the index
+   and the fingerprint code). A group whose job fails is scanned again without the shard Spark names
+   (or shard by shard), so an unreadable file fails alone.
 
 Spark's JSON and CSV readers are not used: the JSON reader drops blank lines and expands top-level
 arrays into rows (so row numbers drift from the file's), turns numbers and objects into strings under
@@ -35,20 +41,24 @@ row came from.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
 import re
 import secrets
+import shutil
 import socket
 import sys
 import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
-from functools import partial
+from datetime import datetime, timezone
+from functools import partial, reduce
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import unquote
 
 import numpy as np
 import pyarrow as pa
@@ -88,9 +98,15 @@ RECORD, MATCH, FAILURE, FATAL, COUNTS = 0, 1, 2, 3, 4
 BROADCAST_BYTES = 256 << 20
 # Candidate (record, work) pairs up to this many are broadcast to the records instead of shuffling them.
 BROADCAST_CANDIDATES = 2_000_000
-# Each shard in flight broadcasts its own copy of the index tables: shards at once are limited so
-# that the copies stay under this many bytes (as stored; a few times more in executor memory).
+# Each group of shards in flight broadcasts its own copy of the index tables: groups at once are
+# limited so that the copies stay under this many bytes (as stored; a few times more in memory).
 BROADCAST_BUDGET = 4 << 30
+# Shards are scanned in groups, one set of Spark jobs each (a job has a fixed cost, and broadcasts
+# the index): a group gathers shards until it holds this many bytes as stored, or this many times
+# the index's, or this many shards.
+GROUP_BYTES = 512 << 20
+GROUP_INDEX_COPIES = 8
+GROUP_SHARDS = 256
 # Works whose fingerprints a verifying task keeps.
 _CACHE_WORKS = 64
 # Rows and text bytes of one batch of record rows sent back to Spark.
@@ -143,8 +159,11 @@ _ARROW_RECORD_SCHEMA = pa.schema(
         *_REPORT_FIELDS,
     ]
 )
-_ARROW_PROBE_SCHEMA = pa.schema([("record", pa.int64()), ("kind", pa.int8()), ("key", pa.int64())])
-_ARROW_RESULT_SCHEMA = pa.schema([("entry", pa.int8()), *_MATCH_FIELDS, *_REPORT_FIELDS])
+# Records of a group of shards are told apart by their shard's key (``ShardOutcome.key``).
+_ARROW_PROBE_SCHEMA = pa.schema(
+    [("shard_key", pa.string()), ("record", pa.int64()), ("kind", pa.int8()), ("key", pa.int64())]
+)
+_ARROW_RESULT_SCHEMA = pa.schema([("shard_key", pa.string()), ("entry", pa.int8()), *_MATCH_FIELDS, *_REPORT_FIELDS])
 _ARROW_MARKER_SCHEMA = pa.schema(
     [
         ("shard", pa.string()),
@@ -159,6 +178,7 @@ _ARROW_MARKER_SCHEMA = pa.schema(
         ("matches", pa.int64()),
         ("seconds", pa.float64()),
         ("error", pa.string()),
+        ("group", pa.string()),  # the attempt whose folder holds the results; a later one supersedes it
     ]
 )
 
@@ -377,22 +397,24 @@ def column_records(batches: Iterable[pa.RecordBatch], shard_json: str, options_j
 def probe_batches(
     batches: Iterable[pa.RecordBatch], params_json: str, check: str, stride: int
 ) -> Iterator[pa.RecordBatch]:
-    """``(record, text)`` batches -> ``(record, kind, key)``: each record's distinct band keys and anchors."""
+    """``(shard_key, record, text)`` batches -> ``PROBE_SCHEMA``: each record's distinct band keys and anchors."""
     fp = fingerprinter(params_json, check)
     for batch in batches:
-        records: list[np.ndarray[Any, Any]] = []
+        counts: list[int] = []
         kinds: list[np.ndarray[Any, Any]] = []
         keys: list[np.ndarray[Any, Any]] = []
-        for record, text in zip(batch.column("record").to_pylist(), batch.column("text").to_pylist(), strict=True):
+        for text in batch.column("text").to_pylist():
             windows = fp.passages(fp.tokenize(text), stride=stride)
             bands = np.unique(windows.keys.reshape(-1))
             anchors = np.unique(windows.anchor_keys)
-            records.append(np.full(bands.size + anchors.size, record, np.int64))
+            counts.append(bands.size + anchors.size)
             kinds.append(np.concatenate([np.full(bands.size, BAND, np.int8), np.full(anchors.size, ANCHOR, np.int8)]))
             keys.append(np.concatenate([bands, anchors]))
+        rows = pa.array(np.repeat(np.arange(len(counts), dtype=np.int64), counts))  # each key's record in the batch
         yield pa.RecordBatch.from_arrays(
             [
-                pa.array(np.concatenate(records) if records else np.zeros(0, np.int64)),
+                batch.column("shard_key").take(rows),
+                batch.column("record").take(rows),
                 pa.array(np.concatenate(kinds) if kinds else np.zeros(0, np.int8)),
                 pa.array(np.concatenate(keys) if keys else np.zeros(0, np.int64)),
             ],
@@ -427,27 +449,28 @@ def verify_batches(
     """Record rows with a candidate work and its ranges -> result rows (``RESULT_SCHEMA``): the matches.
 
     Failure and counter rows pass through. Rows of one record should be adjacent (a broadcast join
-    keeps them so): its windows are computed once.
+    keeps them so): its windows are computed once. A record is its ``(shard_key, record)``.
     """
     params = IndexParams.from_json(params_json)
     options = AuditOptions(**json.loads(options_json))
     fp = fingerprinter(params_json, check)
     works: OrderedDict[int, WorkSide] = OrderedDict()
-    last: tuple[int, ScanItem, Any] | None = None
+    last: tuple[tuple[str, int], ScanItem, Any] | None = None
     for batch in batches:
         rows: list[dict[str, Any]] = []
         for row in batch.to_pylist():
             if row["entry"] != RECORD:
-                rows.append({name: row[name] for name in ("entry", *(f for f, _ in _REPORT_FIELDS))})
+                rows.append({name: row[name] for name in ("shard_key", "entry", *(f for f, _ in _REPORT_FIELDS))})
                 continue
-            if last is None or last[0] != row["record"]:
+            if last is None or last[0] != (row["shard_key"], row["record"]):
                 item = ScanItem(
                     text=row["text"],
                     scanned=row["scanned"],
                     sha256=sha256_hex(row["text"].encode("utf-8")),
                     record_id=row["record_id"],
                 )
-                last = (row["record"], item, fp.passages(fp.tokenize(item.text), stride=options.scan_stride))
+                windows = fp.passages(fp.tokenize(item.text), stride=options.scan_stride)
+                last = ((row["shard_key"], row["record"]), item, windows)
             work = works.get(int(row["work_id"]))
             if work is None:
                 work = works[int(row["work_id"])] = _work_side(fp, row)
@@ -457,7 +480,7 @@ def verify_batches(
                 works.move_to_end(work.work_id)
             ranges = [(int(r[0]), int(r[1])) for r in row["ranges"]]
             found = verify(last[1], last[2], work, ranges, options, params)
-            rows.extend({"entry": MATCH, **match_row(m)} for m in found)
+            rows.extend({"shard_key": row["shard_key"], "entry": MATCH, **match_row(m)} for m in found)
         yield pa.RecordBatch.from_pylist(rows, schema=_ARROW_RESULT_SCHEMA)
 
 
@@ -498,16 +521,17 @@ OutcomeStatus = Literal["done", "failed", "skipped"]
 class ShardOutcome:
     """What a Spark scan did with one shard. ``skipped``: done by an earlier run with the same settings.
 
-    ``shard.path`` is the name its records carry. When ``written``, the results are in ``folder``:
-    ``matches.parquet``, ``failures.parquet`` (``location, reason``) and the ``done`` marker; a shard
-    that failed before (unreadable, no such column) has only its ``error``. ``failures`` counts the
-    shard's bad records and the error.
+    ``shard.path`` is the name its records carry. Its results are the partition ``shard_key=KEY`` of the
+    Parquet folders ``matches.parquet`` and ``failures.parquet`` (``location, reason``) in ``folder``,
+    the folder of the attempt that scanned it; ``folder`` is ``None`` for a shard that failed before
+    any result was written (unreadable, no such column), which has only its ``error``. ``failures``
+    counts its bad records and the error, as a local scan's ``ShardReport.failure_count`` does.
     """
 
     shard: Shard
-    folder: str
     status: OutcomeStatus
-    written: bool = False
+    key: str
+    folder: str | None = None
     records: int = 0
     failures: int = 0
     empty: int = 0
@@ -517,14 +541,14 @@ class ShardOutcome:
     error: str | None = None
 
     @property
-    def matches_path(self) -> str:
-        """The shard's matches (a folder of Parquet part files, ``MATCH_SCHEMA``)."""
-        return f"{self.folder}/matches.parquet"
+    def matches_path(self) -> str | None:
+        """The shard's matches (``MATCH_SCHEMA``; no folder when there are none)."""
+        return None if self.folder is None else f"{self.folder}/matches.parquet/shard_key={self.key}"
 
     @property
-    def failures_path(self) -> str:
-        """The shard's bad records (a folder of Parquet part files: ``location, reason``)."""
-        return f"{self.folder}/failures.parquet"
+    def failures_path(self) -> str | None:
+        """The shard's bad records (``location, reason``; no folder when there are none)."""
+        return None if self.folder is None else f"{self.folder}/failures.parquet/shard_key={self.key}"
 
 
 @dataclass(frozen=True)
@@ -543,12 +567,12 @@ class SparkScan:
 
 
 def read_matches(source: SparkScan | ShardOutcome | str | Path) -> list[Match]:
-    """The matches a Spark scan wrote (every written shard's, or one Parquet file or folder), in record order."""
+    """The matches a Spark scan wrote (every shard's, or one Parquet file or folder), in record order."""
     if isinstance(source, SparkScan):
         return sorted((m for s in source.shards for m in read_matches(s)), key=_match_order)
     if isinstance(source, ShardOutcome):
-        return read_matches(source.matches_path) if source.written else []
-    rows = pq.read_table(str(source)).to_pylist()
+        return [] if source.matches_path is None else read_matches(source.matches_path)
+    rows = _read_table(source).to_pylist()
     matches = [
         Match(
             work_id=int(r["work_id"]),
@@ -587,13 +611,21 @@ def read_failures(source: SparkScan | ShardOutcome | str | Path, limit: int | No
     if isinstance(source, SparkScan):
         return [f for s in source.shards for f in read_failures(s, limit)]
     if isinstance(source, ShardOutcome):
-        if source.written:
-            return read_failures(source.failures_path, limit)
-        return [InputFailure(source.shard.path, source.error)] if source.error else []
-    table = pq.read_table(str(source))
+        if source.failures_path is None:
+            return [InputFailure(source.shard.path, source.error)] if source.error else []
+        return read_failures(source.failures_path, limit)
+    table = _read_table(source)
     if limit is not None:
         table = table.slice(0, limit)
     return [InputFailure(r["location"], r["reason"]) for r in table.to_pylist()]
+
+
+def _read_table(source: str | Path) -> pa.Table:
+    """A Parquet file or folder (local, or a URL pyarrow reads); a shard's absent partition is empty."""
+    try:
+        return pq.read_table(str(source))
+    except FileNotFoundError:  # Spark writes no partition folder for a shard without rows
+        return pa.table({})
 
 
 def store_scan(
@@ -660,20 +692,22 @@ def scan_with_spark(
     staging: str | Path | None = None,
     staging_url: str | None = None,
     restart: bool = False,
-    shards_at_once: int | None = None,
+    groups_at_once: int | None = None,
     on_shard: Callable[[ShardOutcome], None] | None = None,
 ) -> SparkScan:
     """Scan datasets on Spark, resuming an earlier run into the same ``out_dir``; returns every shard's outcome.
 
     ``datasets`` are files, folders or globs (found by the local engine's rules) or URLs Spark lists
     (``s3://bucket/data/``; Parquet, JSON Lines, CSV and TSV files, the line formats plain, ``.gz`` or
-    ``.zst``). Each shard's results go to ``OUT_DIR/shards/KEY/`` (``OUT_DIR`` may be any URL Spark
-    writes); a shard whose marker says it was done with the same settings is skipped, unless ``restart``.
-    The index is exported to the local folder ``staging`` (default ``OUT_DIR/index``), which the
-    executors read as ``staging_url`` (default: the same path; on a cluster, shared storage as the
-    cluster names it, see ``IndexExport``). ``shards_at_once`` bounds the shards in flight (default:
-    the cluster's cores, fewer for a large index). Runs in the active Spark session if there is one
-    (spark-submit, Databricks), else in a new one on ``master``, stopped at the end.
+    ``.zst``). Shards are scanned in groups (``_groups``), each group's results written to a new
+    folder ``OUT_DIR/groups/ID/`` (``OUT_DIR`` may be any URL Spark writes) and each shard's marker
+    last; a shard whose newest marker says it was done with the same settings is skipped, unless
+    ``restart``. The index is exported to the local folder ``staging`` (default ``OUT_DIR/index``),
+    which the executors read as ``staging_url`` (default: the same path; on a cluster, shared storage
+    as the cluster names it, see ``IndexExport``). ``groups_at_once`` bounds the groups in flight
+    (default: the cluster's cores, fewer for a large index). Runs in the active Spark session if
+    there is one (spark-submit, Databricks), else in a new one on ``master``, stopped at the end.
+    One run at a time may use an ``out_dir``: a run removes the folders no marker refers to.
     """
     from pyspark.sql import SparkSession  # noqa: PLC0415 - pyspark is an optional extra
 
@@ -690,22 +724,26 @@ def scan_with_spark(
     try:
         job = _Job(spark, export, reading, audit, out)
         shards, unreadable = _find_shards(spark, sources, reading)
-        markers = {} if restart else _markers(spark, out)
+        markers = _markers(spark, out)
         outcomes: dict[str, ShardOutcome] = {}
-        todo: list[tuple[Shard, bool]] = []
+        todo: list[Shard] = []
         for shard in shards:
             marker = markers.get(shard.path)
-            if marker is not None and job.finished(shard, marker):
+            if not restart and marker is not None and job.finished(shard, marker):
                 outcomes[shard.path] = job.skipped(shard, marker)
                 if on_shard is not None:
                     on_shard(outcomes[shard.path])
             else:
-                todo.append((shard, marker is not None))
-        at_once = shards_at_once or _shards_at_once(spark, export)
-        for outcome in _run(job, todo, at_once):
-            outcomes[outcome.shard.path] = outcome
-            if on_shard is not None:
-                on_shard(outcome)
+                todo.append(shard)
+        at_once = groups_at_once or _groups_at_once(spark, export)
+        for group in _run(job, _groups(todo, _group_bytes(export)), at_once):
+            for outcome in group:
+                outcomes[outcome.shard.path] = outcome
+                if outcome.folder is not None:
+                    markers[outcome.shard.path] = {"group": outcome.folder.rsplit("/", 1)[-1]}
+                if on_shard is not None:
+                    on_shard(outcome)
+        _tidy(spark, out, {str(m["group"]) for m in markers.values()})
     finally:
         if active is None:  # a session we were handed (spark-submit, Databricks) is not ours to stop
             spark.stop()
@@ -731,28 +769,52 @@ def _session(master: str) -> SparkSession:
     return builder.getOrCreate()
 
 
-def _shards_at_once(spark: SparkSession, export: IndexExport) -> int:
-    """Shards in flight: one per core (a ``.gz`` shard is one task), fewer if index copies would pass the budget."""
+def _group_bytes(export: IndexExport) -> int:
+    """How many bytes of shards (as stored) a group gathers: enough that broadcasting the index is a small part."""
+    return max(GROUP_BYTES, GROUP_INDEX_COPIES * (export.lookup_bytes + export.works_bytes))
+
+
+def _groups(shards: list[Shard], target: int) -> list[list[Shard]]:
+    """Shards in order, in groups of one reader (Parquet, or lines) of ``target`` bytes or ``GROUP_SHARDS`` shards."""
+    groups: list[list[Shard]] = []
+    size = 0
+    for shard in shards:
+        lines = shard.format != "parquet"
+        if (
+            not groups
+            or size >= target
+            or len(groups[-1]) >= GROUP_SHARDS
+            or (groups[-1][0].format != "parquet") != lines
+        ):
+            groups.append([])
+            size = 0
+        groups[-1].append(shard)
+        size += shard.size
+    return groups
+
+
+def _groups_at_once(spark: SparkSession, export: IndexExport) -> int:
+    """Groups in flight: one per core (a ``.gz`` shard is one task), fewer if index copies would pass the budget."""
     copies = BROADCAST_BUDGET // max(1, export.lookup_bytes + export.works_bytes)
     return max(1, min(int(spark.sparkContext.defaultParallelism), copies))
 
 
-def _run(job: _Job, todo: list[tuple[Shard, bool]], at_once: int) -> Iterator[ShardOutcome]:
-    """Shards scanned by ``at_once`` threads (Spark runs their jobs side by side), outcomes as they finish."""
-    if not todo:
+def _run(job: _Job, groups: list[list[Shard]], at_once: int) -> Iterator[list[ShardOutcome]]:
+    """Groups scanned by ``at_once`` threads (Spark runs their jobs side by side), outcomes as groups finish."""
+    if not groups:
         return
     context = job.spark.sparkContext
     tag = f"provenance-scan-{secrets.token_hex(4)}"
 
-    def scan(shard: Shard, stale: bool) -> ShardOutcome:
+    def scan(group: list[Shard]) -> list[ShardOutcome]:
         context.addJobTag(tag)
         try:
-            return job.scan(shard, stale=stale)
+            return job.scan(group)
         finally:
             context.removeJobTag(tag)
 
     with ThreadPoolExecutor(max_workers=at_once, thread_name_prefix="provenance-spark") as pool:
-        futures = [pool.submit(scan, shard, stale) for shard, stale in todo]
+        futures = [pool.submit(scan, group) for group in groups]
         try:
             for future in as_completed(futures):
                 yield future.result()
@@ -764,7 +826,7 @@ def _run(job: _Job, todo: list[tuple[Shard, bool]], at_once: int) -> Iterator[Sh
 
 
 class _Job:
-    """What every shard's plan shares: the sessions, the exported index and the options; ``scan`` does one shard."""
+    """What every group's plan shares: the sessions, the exported index and the options; ``scan`` does one group."""
 
     def __init__(
         self, spark: SparkSession, export: IndexExport, dataset: DatasetOptions, audit: AuditOptions, out: str
@@ -784,10 +846,11 @@ class _Job:
         self.settings = _settings(export, self.check, dataset, audit)
         self.dataset_json = json.dumps(asdict(dataset))
 
-    def folder(self, shard: Shard) -> str:
-        """Where a shard's results go: ``OUT/shards/KEY``, the key a digest of its name, then the file name."""
+    @staticmethod
+    def key(shard: Shard) -> str:
+        """A shard's key in results: a digest of its name, then the file name (readable in folder names)."""
         name = re.sub(r"[^A-Za-z0-9._-]+", "_", shard.path.rstrip("/").rsplit("/", 1)[-1])[:80]
-        return f"{self.out}/shards/{hashlib.sha256(shard.path.encode('utf-8')).hexdigest()[:16]}-{name}"
+        return f"{hashlib.sha256(shard.path.encode('utf-8')).hexdigest()[:16]}-{name}"
 
     def finished(self, shard: Shard, marker: dict[str, Any]) -> bool:
         """Whether a marker says the shard, unchanged since, was done with the same settings."""
@@ -802,9 +865,9 @@ class _Job:
         count = {k: int(marker[k] or 0) for k in ("records", "failures", "empty", "text_bytes", "matches")}
         return ShardOutcome(
             shard,
-            self.folder(shard),
             "skipped",
-            written=True,
+            self.key(shard),
+            folder=f"{self.out}/groups/{marker['group']}",
             records=count["records"],
             failures=count["failures"],
             empty=count["empty"],
@@ -812,35 +875,62 @@ class _Job:
             matches=count["matches"],
         )
 
-    def scan(self, shard: Shard, *, stale: bool) -> ShardOutcome:
-        """Scan one shard and write its results, then its marker; an error is the shard's failure."""
+    def scan(self, shards: list[Shard]) -> list[ShardOutcome]:
+        """Scan a group of shards into a new folder, then write their markers; a failed group is retried by shard.
+
+        A shard that cannot be read at all fails alone; so does one Spark cannot read to the end, as
+        the group is then scanned again one shard at a time.
+        """
+        from pyspark.sql import functions as F  # noqa: N812, PLC0415 - the usual alias; pyspark is optional
+
         started = time.perf_counter()
-        folder = self.folder(shard)
-        try:
-            if stale:  # an earlier marker must not vouch for results this run is about to replace
-                self._mark(ShardOutcome(shard, folder, "failed", error="scan in progress"))
-            records = self._records(shard)
+        group = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(3)}"  # sorts by time
+        folder = f"{self.out}/groups/{group}"
+        outcomes: list[ShardOutcome] = []
+        readable: list[tuple[Shard, DataFrame]] = []
+        for shard in shards:
+            try:
+                records = self._records(shard)
+            except Exception as exc:  # noqa: BLE001 - one shard's failure must not end the scan; it is reported
+                records = _failure(exc, shard)
             if isinstance(records, str):
-                return ShardOutcome(shard, folder, "failed", failures=1, error=records, seconds=_since(started))
-            totals = self._write(records, folder)
+                outcomes.append(ShardOutcome(shard, "failed", self.key(shard), failures=1, error=records))
+            else:
+                readable.append((shard, records.withColumn("shard_key", F.lit(self.key(shard)))))
+        if not readable:
+            return outcomes
+        try:
+            totals = self._write(reduce(lambda a, b: a.unionByName(b), (r for _, r in readable)), folder)
         except Exception as exc:  # noqa: BLE001 - one shard's failure must not end the scan; it is reported
-            error = _failure(exc, shard)
-            return ShardOutcome(shard, folder, "failed", failures=1, error=error, seconds=_since(started))
-        outcome = ShardOutcome(
-            shard,
-            folder,
-            "failed" if totals["error"] else "done",
-            written=True,
-            records=int(totals["records"] or 0),
-            failures=int(totals["failures"] or 0),
-            empty=int(totals["empty"] or 0),
-            text_bytes=int(totals["text_bytes"] or 0),
-            matches=int(totals["matches"] or 0),
-            seconds=_since(started),
-            error=totals["error"],
-        )
-        self._mark(outcome)
-        return outcome
+            shards = [shard for shard, _ in readable]
+            bad = _unreadable(exc, shards) if len(shards) > 1 else shards[0]
+            if bad is None:  # which shard failed is not told: each is scanned alone
+                return outcomes + [o for shard in shards for o in self.scan([shard])]
+            failed = ShardOutcome(bad, "failed", self.key(bad), failures=1, error=_failure(exc, bad))
+            rest = [shard for shard in shards if shard is not bad]
+            return [*outcomes, failed, *(self.scan(rest) if rest else [])]
+        seconds = (time.perf_counter() - started) / len(readable)
+        written = []
+        for shard, _ in readable:
+            total = totals.get(self.key(shard), {})
+            fatal = total.get("error")
+            written.append(
+                ShardOutcome(
+                    shard,
+                    "failed" if fatal else "done",
+                    self.key(shard),
+                    folder=folder,
+                    records=int(total.get("records") or 0),
+                    failures=int(total.get("failures") or 0),
+                    empty=int(total.get("empty") or 0),
+                    text_bytes=int(total.get("text_bytes") or 0),
+                    matches=int(total.get("matches") or 0),
+                    seconds=seconds,
+                    error=fatal,
+                )
+            )
+        self._mark(written, group)
+        return outcomes + written
 
     def _records(self, shard: Shard) -> DataFrame | str:
         """The shard's record rows (``RECORD_SCHEMA``), or why it cannot be read at all."""
@@ -904,15 +994,16 @@ class _Job:
         )
         return F.broadcast(lookup) if self.export.lookup_bytes <= BROADCAST_BYTES else lookup
 
-    def _write(self, records: DataFrame, folder: str) -> dict[str, Any]:
-        """Probe, find candidates, verify; write matches and failures under ``folder``; the shard's totals."""
+    def _write(self, records: DataFrame, folder: str) -> dict[str, dict[str, Any]]:
+        """Probe, find candidates, verify; write matches and failures under ``folder``; each shard's totals."""
         from pyspark.sql import functions as F  # noqa: N812, PLC0415 - the usual alias; pyspark is optional
 
         session = records.sparkSession
         entry = F.col("entry")
+        record = ["shard_key", "record"]
         probes = (
             records.where(entry == RECORD)
-            .select("record", "text")
+            .select(*record, "text")
             .mapInArrow(
                 partial(probe_batches, params_json=self.params_json, check=self.check, stride=self.audit.scan_stride),
                 PROBE_SCHEMA,
@@ -920,7 +1011,7 @@ class _Job:
         )
         candidates = (
             probes.join(self._lookup(session), ["kind", "key"])
-            .groupBy("record", "work_id")
+            .groupBy(*record, "work_id")
             .agg(
                 F.collect_set(F.array(F.col("start"), F.col("end"))).alias("ranges"),
                 F.count(F.when(F.col("kind") == BAND, 1)).alias("band_hits"),
@@ -937,7 +1028,7 @@ class _Job:
             if self.export.works_bytes <= BROADCAST_BYTES:
                 works = F.broadcast(works)
             todo = (
-                records.join(pairs, "record", "left")
+                records.join(pairs, record, "left")
                 .where((entry != RECORD) | F.col("work_id").isNotNull())
                 .join(works, "work_id", "left")
             )
@@ -945,47 +1036,49 @@ class _Job:
             verified = partial(verify_batches, params_json=self.params_json, check=self.check, options_json=audit_json)
             results = todo.mapInArrow(verified, RESULT_SCHEMA).persist()
             try:
-                matches = results.where(entry == MATCH).select(*_ARROW_MATCH_SCHEMA.names)
-                matches.write.mode("overwrite").parquet(f"{folder}/matches.parquet")
-                failures = results.where(entry.isin(FAILURE, FATAL)).select("location", "reason")
-                failures.write.mode("overwrite").parquet(f"{folder}/failures.parquet")
+                matches = results.where(entry == MATCH).select("shard_key", *_ARROW_MATCH_SCHEMA.names)
+                matches.write.partitionBy("shard_key").parquet(f"{folder}/matches.parquet")
+                failures = results.where(entry.isin(FAILURE, FATAL)).select("shard_key", "location", "reason")
+                failures.write.partitionBy("shard_key").parquet(f"{folder}/failures.parquet")
                 counted = F.when(entry == COUNTS, F.lit(1))
-                totals = results.agg(
-                    *(F.sum(counted * F.col(c)).alias(c) for c in ("records", "empty", "text_bytes", "failures")),
-                    F.count(F.when(entry == MATCH, 1)).alias("matches"),
-                    F.first(F.when(entry == FATAL, F.col("reason")), ignorenulls=True).alias("error"),
-                ).first()
+                totals = (
+                    results.groupBy("shard_key")
+                    .agg(
+                        *(F.sum(counted * F.col(c)).alias(c) for c in ("records", "empty", "text_bytes", "failures")),
+                        F.count(F.when(entry == MATCH, 1)).alias("matches"),
+                        F.first(F.when(entry == FATAL, F.col("reason")), ignorenulls=True).alias("error"),
+                    )
+                    .collect()
+                )
             finally:
                 results.unpersist()
         finally:
             candidates.unpersist()
-        if totals is None:
-            raise RuntimeError("an aggregate without groups returned no row")
-        return dict(totals.asDict())
+        return {str(row["shard_key"]): row.asDict() for row in totals}
 
-    def _mark(self, outcome: ShardOutcome) -> None:
-        """Write a shard's marker (``MARKER_SCHEMA``): its outcome, and what its results depend on."""
-        shard = outcome.shard
-        row = (
-            shard.path,
-            shard.size,
-            shard.mtime_ns,
-            self.settings,
-            outcome.status,
-            outcome.records,
-            outcome.failures,
-            outcome.empty,
-            outcome.text_bytes,
-            outcome.matches,
-            outcome.seconds,
-            outcome.error,
-        )
-        marker = self.spark.createDataFrame([row], MARKER_SCHEMA).coalesce(1)
-        marker.write.mode("overwrite").json(f"{outcome.folder}/done")
-
-
-def _since(started: float) -> float:
-    return time.perf_counter() - started
+    def _mark(self, outcomes: list[ShardOutcome], group: str) -> None:
+        """Write each shard's marker (``MARKER_SCHEMA``, a file per shard): its outcome, what its results depend on."""
+        rows = [
+            (
+                o.shard.path,
+                o.shard.size,
+                o.shard.mtime_ns,
+                self.settings,
+                o.status,
+                o.records,
+                o.failures,
+                o.empty,
+                o.text_bytes,
+                o.matches,
+                o.seconds,
+                o.error,
+                group,
+                o.key,
+            )
+            for o in outcomes
+        ]
+        markers = self.spark.createDataFrame(rows, f"{MARKER_SCHEMA}, shard_key string")
+        markers.write.partitionBy("shard_key").json(f"{self.out}/groups/{group}/done")
 
 
 def _settings(export: IndexExport, check: str, dataset: DatasetOptions, audit: AuditOptions) -> str:
@@ -1001,30 +1094,55 @@ def _settings(export: IndexExport, check: str, dataset: DatasetOptions, audit: A
 
 
 def _markers(spark: SparkSession, out: str) -> dict[str, dict[str, Any]]:
-    """The markers of earlier runs under ``out``, by shard name (an unreadable one reads as absent)."""
+    """The newest marker of each shard under ``out``, by shard name (an unreadable marker reads as absent)."""
     from pyspark.errors import AnalysisException  # noqa: PLC0415 - pyspark is an optional extra
 
-    if not _any_marker(spark, out):  # no earlier run (asked first: Spark logs a missing path as an error)
+    pattern = f"{_spark_path(out)}/groups/*/done"
+    if not _Files(spark, out).glob("groups/*/done"):  # asked first: Spark logs a missing path as an error
         return {}
     try:
-        markers = spark.read.schema(MARKER_SCHEMA).option("ignoreCorruptFiles", "true")  # damaged: not done
-        rows = markers.json(f"{_spark_path(out)}/shards/*/done").collect()
+        reader = spark.read.schema(MARKER_SCHEMA).option("recursiveFileLookup", "true")
+        rows = reader.option("ignoreCorruptFiles", "true").json(pattern).collect()  # a damaged marker: not done
     except AnalysisException:  # gone meanwhile
         return {}
-    return {str(r["shard"]): r.asDict() for r in rows if r["shard"] is not None}
+    newest: dict[str, dict[str, Any]] = {}
+    for row in sorted((r.asDict() for r in rows if r["shard"] and r["group"]), key=lambda r: str(r["group"])):
+        newest[str(row["shard"])] = row
+    return newest
 
 
-def _any_marker(spark: SparkSession, out: str) -> bool:
-    """Whether ``out`` holds any shard marker: on this machine, or as Hadoop sees a URL."""
-    if not _is_url(out):
-        return any(Path(out).glob("shards/*/done"))
-    context = spark.sparkContext
-    jvm = context._jvm  # noqa: SLF001 - Hadoop's FileSystem has no public Python API
-    if jvm is None:  # not a classic session: let the read find out
-        return True
-    pattern = jvm.org.apache.hadoop.fs.Path(f"{_spark_path(out)}/shards/*/done")
-    found = pattern.getFileSystem(context._jsc.hadoopConfiguration()).globStatus(pattern)  # noqa: SLF001 - same
-    return found is not None and len(found) > 0
+def _tidy(spark: SparkSession, out: str, referenced: set[str]) -> None:
+    """Remove the group folders no shard's newest marker refers to: interrupted and superseded attempts."""
+    files = _Files(spark, out)
+    for folder in files.glob("groups/*"):
+        if folder.rstrip("/").rsplit("/", 1)[-1] not in referenced:
+            files.delete(folder)
+
+
+class _Files:
+    """Listing and removing under ``out``: on this machine, or through Hadoop for a URL (as Spark names it)."""
+
+    def __init__(self, spark: SparkSession, out: str) -> None:
+        self.out = out
+        self.local = not _is_url(out)
+        self.jvm: Any = spark.sparkContext._jvm  # noqa: SLF001 - Hadoop's FileSystem has no Python API
+        self.conf = spark.sparkContext._jsc.hadoopConfiguration()  # noqa: SLF001 - same
+
+    def glob(self, pattern: str) -> list[str]:
+        """What a glob below ``out`` names (folders and files), as paths or URLs."""
+        if self.local:
+            return sorted(glob.glob(f"{glob.escape(self.out)}/{pattern}"))  # noqa: PTH207 - a pattern in a string
+        path = self.jvm.org.apache.hadoop.fs.Path(f"{_spark_path(self.out)}/{pattern}")
+        found = path.getFileSystem(self.conf).globStatus(path) or []
+        return sorted(str(status.getPath().toString()) for status in found)
+
+    def delete(self, folder: str) -> None:
+        """Remove a folder and everything in it."""
+        if self.local:
+            shutil.rmtree(folder, ignore_errors=True)
+            return
+        path = self.jvm.org.apache.hadoop.fs.Path(folder)
+        path.getFileSystem(self.conf).delete(path, True)  # noqa: FBT003 - Hadoop's delete(path, recursive)
 
 
 def _find_shards(
@@ -1115,6 +1233,15 @@ def _reason(exc: BaseException) -> str:
     errors = [line for line in lines if re.match(r"^[\w.]*(Error|Exception): ", line)]
     reason = causes[-1] if causes else errors[-1] if errors else lines[0] if lines else type(exc).__name__
     return reason.strip()[:500]
+
+
+def _unreadable(exc: BaseException, shards: list[Shard]) -> Shard | None:
+    """The shard a Spark error says it could not read (``FAILED_READ_FILE``), if one of ``shards``."""
+    told = re.search(r"FAILED_READ_FILE[^]]*\] Encountered error while reading file (\S+?)\.?\s", str(exc))
+    if told is None:
+        return None
+    name = _local_name(unquote(told.group(1)))
+    return next((shard for shard in shards if shard.path in {name, unquote(name)}), None)
 
 
 def _failure(exc: BaseException, shard: Shard) -> str:

@@ -32,6 +32,7 @@ from provenance.spark import (
     _reason,
     _session,
     _spark_path,
+    _unreadable,
     export_index,
     fingerprinter,
     read_failures,
@@ -300,29 +301,39 @@ def test_json_lines_csv_and_parquet_records_are_named_checked_and_matched_as_loc
     assert not spark.sparkContext._jsc.sc().isStopped()  # a session it was handed is left running
 
 
-def files(folder: str) -> dict[str, int]:
-    """Every file below a results folder with its modification time."""
-    root = Path(folder.removeprefix("file://"))
-    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
+def local(url: str) -> Path:
+    return Path(url.removeprefix("file://"))
+
+
+def shard_files(outcome) -> dict[str, int]:
+    """A shard's files (its partitions of the results, its marker) with their modification times."""
+    folders = [outcome.matches_path, outcome.failures_path, f"{outcome.folder}/done/shard_key={outcome.key}"]
+    return {str(p): p.stat().st_mtime_ns for f in folders for p in local(f).rglob("*") if p.is_file()}
 
 
 def test_a_rerun_skips_finished_shards_and_redoes_the_one_interrupted(line_scan):
     index, root, _, out, first = line_scan
+    matches, failures = read_matches(first), sorted(read_failures(first), key=str)
     cut = next(s for s in first.shards if s.shard.path.endswith("d.csv"))
-    (marker,) = Path(cut.folder.removeprefix("file://"), "done").glob("part-*")
+    (marker,) = local(f"{cut.folder}/done/shard_key={cut.key}").glob("part-*")
     marker.write_text('{"shard": "interrupted while writ')  # killed while its marker was written
-    for part in Path(cut.matches_path.removeprefix("file://")).glob("part-*"):
+    for part in local(cut.matches_path).glob("part-*"):
         part.unlink()  # and part of its results gone
-    untouched = {s.shard.path: files(s.folder) for s in first.shards if s is not cut}
+    killed = out / "groups" / "20260101T000000000000Z-dead00" / "matches.parquet"
+    killed.mkdir(parents=True)
+    (killed / "part-00000.parquet").write_bytes(b"an attempt killed before any marker")
+    untouched = {s.shard.path: shard_files(s) for s in first.shards if s is not cut}
     again = scan_line_dataset(index, root, out)
     assert [(s.shard.path, s.status) for s in again.shards] == [
         (s.shard.path, "done" if s is cut else "skipped") for s in first.shards
     ]
-    assert {s.shard.path: files(s.folder) for s in again.shards if s.shard.path in untouched} == untouched
-    assert read_matches(again) == read_matches(first)
-    assert sorted(read_failures(again), key=str) == sorted(read_failures(first), key=str)
+    assert {s.shard.path: shard_files(s) for s in again.shards if s.shard.path in untouched} == untouched
+    assert read_matches(again) == matches
+    assert sorted(read_failures(again), key=str) == failures
     counted = [(s.shard, s.records, s.failures, s.empty, s.text_bytes, s.matches) for s in again.shards]
     assert counted == [(s.shard, s.records, s.failures, s.empty, s.text_bytes, s.matches) for s in first.shards]
+    assert not killed.parent.exists()  # folders no marker refers to are removed
+    assert {local(s.folder) for s in again.shards} == set((out / "groups").iterdir())
 
 
 @pytest.fixture
@@ -455,5 +466,10 @@ def test_a_spark_error_is_told_by_its_root_cause():
         "Caused by: java.io.IOException: outer\nCaused by: java.io.EOFException: Unexpected end of input stream\n"
     )
     assert _reason(RuntimeError(java)) == "Unexpected end of input stream"
+    shards = [Shard(path, "jsonl", "gzip", 1, 1) for path in ("/x.gz", "/data/a b [1].jsonl.gz")]
+    assert _unreadable(RuntimeError(java), shards) is shards[0]  # the file it names: the others are scanned again
+    named = java.replace("file:///x.gz", "file:///data/a%20b%20%5B1%5D.jsonl.gz")
+    assert _unreadable(RuntimeError(named), shards) is shards[1]
+    assert _unreadable(RuntimeError("Python worker exited unexpectedly"), shards) is None
     python = "Traceback (most recent call last):\n  File x, line 1\nRuntimeError: /x.csv was split between tasks\n"
     assert _reason(RuntimeError(python)) == "RuntimeError: /x.csv was split between tasks"
