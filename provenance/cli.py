@@ -393,7 +393,7 @@ def _spark_scan(
     except ImportError as exc:
         msg = f"the Spark engine needs pip install 'provenance-audit[spark]' and Java 17 or newer ({exc})"
         raise SparkUnavailableError(msg) from exc
-    err.print(f"Spark wrote the results of {_plural(len(scan.shards), 'shard')} under {out}/shards")
+    err.print(f"Spark results of {_plural(len(scan.shards), 'shard')} are under {out}/groups")
     return store_scan(index, inputs, scan, dataset=reading, audit=options, on_shard=shown.shard)
 
 

@@ -240,7 +240,6 @@ def export_index(index_path: str | Path, folder: str | Path, *, url: str | None 
     ``url`` is where Spark will read ``folder`` from, if not under that name.
     """
     out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
     queries = {
         "bands": "SELECT b.key, p.work_id, p.token_start, p.token_end FROM bands b JOIN passages p USING (passage_id)",
         "anchors": "SELECT a.key, a.work_id, a.token_pos FROM anchors a ANTI JOIN common_anchors c ON c.key = a.key",
@@ -256,6 +255,7 @@ def export_index(index_path: str | Path, folder: str | Path, *, url: str | None 
         """,
     }
     with IndexStore.open(index_path, read_only=True) as store:
+        out.mkdir(parents=True, exist_ok=True)  # once the index opened: a wrong path leaves nothing behind
         for name, sql in queries.items():
             target = str(out / f"{name}.parquet").replace("'", "''")
             store.con.execute(f"COPY ({sql}) TO '{target}' (FORMAT parquet)")
@@ -572,7 +572,7 @@ def read_matches(source: SparkScan | ShardOutcome | str | Path) -> list[Match]:
         return sorted((m for s in source.shards for m in read_matches(s)), key=_match_order)
     if isinstance(source, ShardOutcome):
         return [] if source.matches_path is None else read_matches(source.matches_path)
-    rows = _read_table(source).to_pylist()
+    rows = _read_table(source)
     matches = [
         Match(
             work_id=int(r["work_id"]),
@@ -614,18 +614,16 @@ def read_failures(source: SparkScan | ShardOutcome | str | Path, limit: int | No
         if source.failures_path is None:
             return [InputFailure(source.shard.path, source.error)] if source.error else []
         return read_failures(source.failures_path, limit)
-    table = _read_table(source)
-    if limit is not None:
-        table = table.slice(0, limit)
-    return [InputFailure(r["location"], r["reason"]) for r in table.to_pylist()]
+    rows = _read_table(source)
+    return [InputFailure(r["location"], r["reason"]) for r in rows[:limit]]
 
 
-def _read_table(source: str | Path) -> pa.Table:
-    """A Parquet file or folder (local, or a URL pyarrow reads); a shard's absent partition is empty."""
+def _read_table(source: str | Path) -> list[dict[str, Any]]:
+    """The rows of a Parquet file or folder (local, or a URL pyarrow reads); a shard's absent partition has none."""
     try:
-        return pq.read_table(str(source))
+        return list(pq.read_table(str(source)).to_pylist())
     except FileNotFoundError:  # Spark writes no partition folder for a shard without rows
-        return pa.table({})
+        return []
 
 
 def store_scan(
@@ -763,6 +761,7 @@ def _session(master: str) -> SparkSession:
         .appName("provenance-scan")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.debug.maxToStringFields", "100")  # result rows have 30 fields: no warning per plan
     )
     if master.startswith("local"):
         builder = builder.config("spark.sql.shuffle.partitions", "4").config("spark.ui.enabled", "false")
@@ -1097,18 +1096,32 @@ def _markers(spark: SparkSession, out: str) -> dict[str, dict[str, Any]]:
     """The newest marker of each shard under ``out``, by shard name (an unreadable marker reads as absent)."""
     from pyspark.errors import AnalysisException  # noqa: PLC0415 - pyspark is an optional extra
 
-    pattern = f"{_spark_path(out)}/groups/*/done"
-    if not _Files(spark, out).glob("groups/*/done"):  # asked first: Spark logs a missing path as an error
-        return {}
-    try:
-        reader = spark.read.schema(MARKER_SCHEMA).option("recursiveFileLookup", "true")
-        rows = reader.option("ignoreCorruptFiles", "true").json(pattern).collect()  # a damaged marker: not done
-    except AnalysisException:  # gone meanwhile
-        return {}
+    files = _Files(spark, out)
+    if files.local:  # read here: no Spark job, and Spark would log the glob as a missing path
+        rows = [row for path in files.glob("groups/*/done/shard_key=*/part-*.json") for row in _json_rows(path)]
+    elif not files.glob("groups/*/done"):  # asked first: Spark logs a missing path as an error
+        rows = []
+    else:
+        try:
+            reader = spark.read.schema(MARKER_SCHEMA).option("recursiveFileLookup", "true")
+            pattern = f"{_spark_path(out)}/groups/*/done"
+            rows = [r.asDict() for r in reader.option("ignoreCorruptFiles", "true").json(pattern).collect()]
+        except AnalysisException:  # gone meanwhile
+            rows = []
     newest: dict[str, dict[str, Any]] = {}
-    for row in sorted((r.asDict() for r in rows if r["shard"] and r["group"]), key=lambda r: str(r["group"])):
+    for row in sorted((r for r in rows if r.get("shard") and r.get("group")), key=lambda r: str(r["group"])):
         newest[str(row["shard"])] = row
     return newest
+
+
+def _json_rows(path: str) -> list[dict[str, Any]]:
+    """The rows of a JSON Lines file Spark wrote, none if it is damaged (a marker cut short reads as absent)."""
+    try:
+        rows = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return []
+    names = _ARROW_MARKER_SCHEMA.names
+    return [{name: row.get(name) for name in names} for row in rows if isinstance(row, dict)]
 
 
 def _tidy(spark: SparkSession, out: str, referenced: set[str]) -> None:

@@ -19,6 +19,7 @@ from indexes import Fingerprinter, IndexParametersError, IndexParams, IndexStore
 from provenance.audit import AuditOptions, Auditor
 from provenance.datasets import DatasetOptions, ReadProgress, Shard, find_shards, read_shard
 from provenance.inputs import InputFailure, ScanItem
+from provenance.scan import stored_matches
 
 if shutil.which("java") is None:
     pytest.skip(
@@ -28,6 +29,7 @@ pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'pr
 
 from provenance.spark import (
     _is_url,
+    _json_rows,
     _local_name,
     _reason,
     _session,
@@ -38,6 +40,7 @@ from provenance.spark import (
     read_failures,
     read_matches,
     scan_with_spark,
+    store_scan,
 )
 
 SYLLABLES = ["ka", "lo", "mi", "ren", "tu", "sa", "ve", "dor", "pi", "na", "qua", "el", "bri", "sto", "fen", "ju"]
@@ -297,6 +300,12 @@ def test_json_lines_csv_and_parquet_records_are_named_checked_and_matched_as_loc
     }
     assert [s.shard.path for s in scan.shards] == sorted(str(p) for p in root.iterdir() if p.name != "README.md")
     assert {s.shard.path: (s.records, s.failures, s.empty, s.text_bytes) for s in scan.shards} == counts
+    summary = store_scan(index, [root.as_uri()], scan, dataset=READING, audit=AUDIT)
+    assert (summary.shards, summary.done, summary.matches, summary.failures) == (8, 8, len(expected), len(failures))
+    with IndexStore.open(index, read_only=True) as store:
+        stored = store.con.execute("SELECT location, reason FROM scan_failures WHERE scan_id = ?", [summary.scan_id])
+        assert sorted(stored.fetchall()) == sorted((f.source, f.reason) for f in failures)
+        assert {m.scanned for m in stored_matches(store, summary.scan_id)} == {m.scanned for m in expected}
     assert not (out / "index").exists()
     assert not spark.sparkContext._jsc.sc().isStopped()  # a session it was handed is left running
 
@@ -473,3 +482,17 @@ def test_a_spark_error_is_told_by_its_root_cause():
     assert _unreadable(RuntimeError("Python worker exited unexpectedly"), shards) is None
     python = "Traceback (most recent call last):\n  File x, line 1\nRuntimeError: /x.csv was split between tasks\n"
     assert _reason(RuntimeError(python)) == "RuntimeError: /x.csv was split between tasks"
+
+
+def test_a_marker_cut_short_reads_as_no_marker(tmp_path):
+    whole, cut = tmp_path / "part-00000.json", tmp_path / "part-00001.json"
+    whole.write_text('{"shard": "/data/a.jsonl", "status": "done", "group": "g1", "size": 3}\n')
+    cut.write_text('{"shard": "/data/b.jsonl", "status": "do')
+    (row,) = _json_rows(str(whole))
+    assert [row[k] for k in ("shard", "status", "group", "size", "error")] == ["/data/a.jsonl", "done", "g1", 3, None]
+    assert _json_rows(str(cut)) == []
+
+
+def test_a_shard_without_rows_reads_as_none(tmp_path):
+    assert read_matches(tmp_path / "matches.parquet" / "shard_key=k") == []  # Spark writes no empty partition
+    assert read_failures(tmp_path / "failures.parquet" / "shard_key=k", limit=10) == []
