@@ -40,8 +40,8 @@ from provenance.inputs import STDIN, InputFailure, InputOptions, ScanItem, read_
 from provenance.match import Match, format_time_range
 from provenance.report import format_for, render, write_report
 from provenance.runs import RunRecorder, SaveOutcome, list_runs, load_run, open_index, save_run, sync_pending
-from provenance.scan import ScanOptions, ScanProgress, ScanSummary, ShardReport, import_matches, scan_dataset
-from provenance.spark import read_matches, scan_with_spark
+from provenance.scan import ScanOptions, ScanProgress, ScanSummary, ShardReport, scan_dataset
+from provenance.spark import scan_with_spark, store_scan
 from provenance.sql import DEFAULT_LIMIT, QueryResult, export_views, format_result, run_query, views
 from provenance.verify import Verification, verify_manifest
 from provenance.version import __version__
@@ -383,15 +383,11 @@ def audit(
     """
     options = AuditOptions(min_words=min_words, min_score=min_score, lookup=lookup.value)
     if engine is Engine.spark:
-        on_spark = _AuditRun(as_json=as_json)
-        with _errors(verbose), _jsonl_sink(output) as sink:
-            for source in inputs:
-                on_spark.record(_spark_scan(index, source, field, id_field, options, spark_master, spark_out), sink)
-            scan_id = import_matches(
-                index, inputs, on_spark.matches, dataset=DatasetOptions(field=field, id_field=id_field), audit=options
-            )
-        err.print(f"stored as scan {scan_id} in {index}")
-        on_spark.finish(fail_on_match=fail_on_match)
+        reading = DatasetOptions(field=field, id_field=id_field)
+        out = spark_out or Path(f"{index}.spark")
+        with _errors(verbose), _ScanProgress(as_json=as_json, output=output) as shown:
+            summary = _spark_scan(index, inputs, reading, options, spark_master, out, restart=restart, shown=shown)
+        shown.finish(summary, fail_on_match=fail_on_match)
         return
     if dataset or any(_is_dataset(i) for i in inputs):
         scan = ScanOptions(workers=workers or os.cpu_count() or 1, restart=restart)
@@ -424,19 +420,26 @@ def audit(
 
 
 def _spark_scan(
-    index: Path, dataset: str, field: str, id_field: str | None, options: AuditOptions, master: str, out: Path | None
-) -> list[Match]:
-    """Scan one Parquet dataset on Spark and read its matches back (see provenance/spark.py)."""
-    out_dir = out or Path(f"{index}.spark")
+    index: Path,
+    inputs: list[str],
+    reading: DatasetOptions,
+    options: AuditOptions,
+    master: str,
+    out: Path,
+    *,
+    restart: bool,
+    shown: "_ScanProgress",
+) -> ScanSummary:
+    """Scan datasets on Spark (see provenance/spark.py), then store the results in the index as a scan."""
     try:
-        matches = scan_with_spark(
-            index, dataset, field=field, id_field=id_field, out_dir=out_dir, master=master, options=options
+        scan = scan_with_spark(
+            index, inputs, out_dir=out, dataset=reading, options=options, master=master, restart=restart
         )
     except ImportError as exc:
         msg = f"the Spark engine needs pip install 'provenance-audit[spark]' and Java 17 or newer ({exc})"
         raise SparkUnavailableError(msg) from exc
-    err.print(f"Spark wrote the matches of {dataset} to {matches}")
-    return read_matches(matches)
+    err.print(f"Spark results of {_plural(len(scan.shards), 'shard')} are under {out}/groups")
+    return store_scan(index, inputs, scan, dataset=reading, audit=options, on_shard=shown.shard)
 
 
 def _is_dataset(source: str) -> bool:

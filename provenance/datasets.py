@@ -18,6 +18,9 @@ buffers, plus its texts as Python strings; a value over the limit is in that bat
 Parquet page holding it must be decoded, but it is never converted or handed on). Compressed shards
 (``.gz``, ``.zst``) are decompressed as a stream with pyarrow's ``CompressedInputStream`` (zlib and
 zstd are built into pyarrow: no extra dependency).
+
+``read_lines`` and ``read_columns`` apply the same rules to lines and values read elsewhere (the Spark
+engine, ``provenance.spark``), so both engines name, check and report every record alike.
 """
 
 from __future__ import annotations
@@ -41,10 +44,12 @@ from connectors import sha256_hex
 from provenance.inputs import InputFailure, ScanItem
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
 Format = Literal["parquet", "arrow", "jsonl", "csv", "tsv"]
 Compression = Literal["gzip", "zstd"]
+# A batch of a columnar shard's records: row numbers, texts, their sizes in bytes, record ids (or None).
+Columns = tuple["Sequence[int]", "Sequence[Any]", "Sequence[int | None]", "Sequence[Any] | None"]
 
 FORMATS: dict[str, Format] = {
     ".parquet": "parquet",
@@ -235,6 +240,16 @@ def find_shards(sources: Iterable[str], options: DatasetOptions | None = None) -
                 yield found
 
 
+def listed_shard(path: str, size: int, mtime_ns: int, options: DatasetOptions | None = None) -> Shard | None:
+    """A file listed elsewhere (by Spark, under a URL) as a shard, or ``None`` if a folder's walk passes it over."""
+    if dataset_format(path) is None or path.rstrip("/").rsplit("/", 1)[-1] in _DATASET_METADATA:
+        return None
+    told = dataset_format(path, (options or DatasetOptions()).format)
+    if told is None:
+        return None
+    return Shard(path=path, format=told[0], compression=told[1], size=size, mtime_ns=mtime_ns)
+
+
 def _shards_at(path: Path, *, named: bool, options: DatasetOptions) -> Iterator[Shard | InputFailure]:
     if path.is_dir():
         found = False
@@ -327,15 +342,47 @@ def read_shard(
         "tsv": _read_csv,
     }
     try:
-        for item in readers[shard.format](shard, options, progress):
-            if isinstance(item, InputFailure):
-                progress.failures += 1
-            else:
-                progress.text_bytes += len(item.text.encode("utf-8")) if not item.text.isascii() else len(item.text)
-            yield item
+        yield from _counted(readers[shard.format](shard, options, progress), progress)
     finally:
         progress.bytes_read = start + (shard.size if part is None else part.size)
         progress.shards += int(part is None or part.last)
+
+
+def read_lines(
+    shard: Shard, lines: Iterable[Line], options: DatasetOptions, progress: ReadProgress
+) -> Iterator[ScanItem | InputFailure]:
+    """The records of a JSON Lines or CSV shard whose physical lines are read elsewhere (by Spark), in order.
+
+    ``lines`` must be every line of the shard from the first, numbered from 1, each with its terminator
+    (a line over the record limit as ``Line(number, None, size, quotes)``): records are then named,
+    checked and reported exactly as ``read_shard`` does.
+    """
+    readers = {"jsonl": _jsonl_items, "csv": _csv_items, "tsv": _csv_items}
+    if shard.format not in readers:
+        raise ValueError(f"{shard.path}: {shard.format} is not a line format")
+    return _counted(readers[shard.format](shard, lines, options, progress), progress)
+
+
+def read_columns(
+    shard: Shard, batches: Iterable[Columns], options: DatasetOptions, progress: ReadProgress
+) -> Iterator[ScanItem | InputFailure]:
+    """The records of a columnar shard whose values are read elsewhere (by Spark), as ``read_shard`` names them.
+
+    Each batch holds row numbers, texts (``str``, ``bytes`` or other values, which are reported), their
+    sizes in bytes, and record ids (``None`` without ``id_field``); a text over the record limit comes as
+    ``None`` with its size, so it is never converted.
+    """
+    return _counted(_column_items(shard, batches, options, progress), progress)
+
+
+def _counted(items: Iterable[ScanItem | InputFailure], progress: ReadProgress) -> Iterator[ScanItem | InputFailure]:
+    """Items passed on, failures and text bytes counted."""
+    for item in items:
+        if isinstance(item, InputFailure):
+            progress.failures += 1
+        else:
+            progress.text_bytes += len(item.text.encode("utf-8")) if not item.text.isascii() else len(item.text)
+        yield item
 
 
 def _fatal(path: str, exc: BaseException) -> ShardFailure:
@@ -410,7 +457,7 @@ _MISSING: Any = _Missing()
 
 
 @dataclass(frozen=True)
-class _Line:
+class Line:
     """One physical line with its terminator; ``data`` is ``None`` for a line over the limit, not kept."""
 
     number: int
@@ -437,7 +484,7 @@ class _Stream:
         self.raw.close()
 
 
-def _lines(shard: Shard, options: DatasetOptions, progress: ReadProgress) -> Iterator[_Line]:
+def _lines(shard: Shard, options: DatasetOptions, progress: ReadProgress) -> Iterator[Line]:
     """Physical lines of a shard in bounded memory: one chunk plus one line of at most the record limit."""
     limit = options.max_record_bytes
     start = progress.bytes_read
@@ -472,13 +519,13 @@ def _lines(shard: Shard, options: DatasetOptions, progress: ReadProgress) -> Ite
                 if nl >= 0:
                     number += 1
                     if dropped >= 0:
-                        yield _Line(number, None, dropped, quotes)
+                        yield Line(number, None, dropped, quotes)
                     else:
-                        yield _Line(number, b"".join(parts), held)
+                        yield Line(number, b"".join(parts), held)
                     parts, held, dropped, quotes = [], 0, -1, 0
         if parts or dropped >= 0:
             number += 1
-            yield _Line(number, None, dropped, quotes) if dropped >= 0 else _Line(number, b"".join(parts), held)
+            yield Line(number, None, dropped, quotes) if dropped >= 0 else Line(number, b"".join(parts), held)
     finally:
         stream.close()
 
@@ -494,11 +541,17 @@ def _bytes(n: int) -> str:
 
 
 def _read_jsonl(shard: Shard, options: DatasetOptions, progress: ReadProgress) -> Iterator[ScanItem | InputFailure]:
+    return _jsonl_items(shard, _lines(shard, options, progress), options, progress)
+
+
+def _jsonl_items(
+    shard: Shard, lines: Iterable[Line], options: DatasetOptions, progress: ReadProgress
+) -> Iterator[ScanItem | InputFailure]:
     extract = _Extract(shard, options, progress)
     row = 0
     number = 0
     try:
-        for line in _lines(shard, options, progress):
+        for line in lines:
             number = line.number
             where = f"{shard.path}:{line.number}"
             if line.data is None:
@@ -579,15 +632,14 @@ class _CsvRecord:
     problem: str = ""  # "too large", "not UTF-8" or "unclosed"; the lines are then not kept
 
 
-def _csv_records(shard: Shard, options: DatasetOptions, progress: ReadProgress) -> Iterator[_CsvRecord]:
+def _csv_records(physical: Iterable[Line], options: DatasetOptions, delimiter: str) -> Iterator[_CsvRecord]:
     """Records of a CSV shard in bounded memory: a record over the limit is dropped as it streams by."""
-    delimiter = "\t" if shard.format == "tsv" else ","
     lines: list[str] = []
     raw: list[bytes] = []
     size = first = 0
     in_quotes = False
     problem = ""
-    for line in _lines(shard, options, progress):
+    for line in physical:
         if not lines and not problem:
             first = line.number
         size += line.size
@@ -616,6 +668,12 @@ def _csv_records(shard: Shard, options: DatasetOptions, progress: ReadProgress) 
 
 
 def _read_csv(shard: Shard, options: DatasetOptions, progress: ReadProgress) -> Iterator[ScanItem | InputFailure]:
+    return _csv_items(shard, _lines(shard, options, progress), options, progress)
+
+
+def _csv_items(
+    shard: Shard, lines: Iterable[Line], options: DatasetOptions, progress: ReadProgress
+) -> Iterator[ScanItem | InputFailure]:
     """CSV (TSV) records; the first record is the header naming the columns."""
     delimiter = "\t" if shard.format == "tsv" else ","
     csv.field_size_limit(min(max(csv.field_size_limit(), options.max_record_bytes), sys.maxsize))
@@ -625,7 +683,7 @@ def _read_csv(shard: Shard, options: DatasetOptions, progress: ReadProgress) -> 
     row = 0
     at = 1
     try:
-        for record in _csv_records(shard, options, progress):
+        for record in _csv_records(lines, options, delimiter):
             at = record.first
             where = f"{shard.path}:{record.first}"
             if not record.problem and not "".join(record.lines).strip():
@@ -776,29 +834,41 @@ def _read_batches(
 
     ``first_row`` is the shard's row number of the first record (a part of a shard starts past 0).
     """
-    extract = _Extract(shard, options, progress)
     start = progress.bytes_read
     row = first_row
-    try:
+
+    def columns() -> Iterator[Columns]:
+        nonlocal row
         for batch in batches:
             column = batch.column(0)
             lengths = pc.binary_length(column)
             over = pc.fill_null(pc.greater(lengths, options.max_record_bytes), fill_value=False)
             texts = pc.if_else(over, pa.scalar(None, column.type), column).to_pylist()
-            sizes = lengths.to_pylist()
             ids = batch.column(1).to_pylist() if options.id_field is not None else None
             progress.bytes_read = start + min(shard.size, position(row - first_row + len(texts)))
-            for i, text in enumerate(texts):
-                where = f"{shard.path}#{row}"
-                if sizes[i] is not None and sizes[i] > options.max_record_bytes:
-                    progress.records += 1
-                    yield InputFailure(where, _too_large(sizes[i], options))
-                else:
-                    item = extract.item(where, row, text, None if ids is None else ids[i], None)
-                    if item is not None:
-                        yield item
-                        if isinstance(item, ShardFailure):
-                            return
-                row += 1
+            yield range(row, row + len(texts)), texts, lengths.to_pylist(), ids
+            row += len(texts)
+
+    try:
+        yield from _column_items(shard, columns(), options, progress)
     except (OSError, pa.ArrowException) as exc:
         yield _fatal(f"{shard.path}#{row}", exc)
+
+
+def _column_items(
+    shard: Shard, batches: Iterable[Columns], options: DatasetOptions, progress: ReadProgress
+) -> Iterator[ScanItem | InputFailure]:
+    extract = _Extract(shard, options, progress)
+    for rows, texts, sizes, ids in batches:
+        for i, (row, text) in enumerate(zip(rows, texts, strict=True)):
+            where = f"{shard.path}#{row}"
+            size = sizes[i]
+            if size is not None and size > options.max_record_bytes:
+                progress.records += 1
+                yield InputFailure(where, _too_large(size, options))
+                continue
+            item = extract.item(where, row, text, None if ids is None else ids[i], None)
+            if item is not None:
+                yield item
+                if isinstance(item, ShardFailure):
+                    return

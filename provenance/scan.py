@@ -513,39 +513,36 @@ def _store_result(con: duckdb.DuckDBPyConnection, scan_id: str, result: _ShardRe
 def import_matches(
     index: str | Path,
     sources: Sequence[str],
-    matches: Sequence[Match],
+    shards: Sequence[tuple[Shard, ShardReport]],
     *,
     dataset: DatasetOptions | None = None,
     audit: AuditOptions | None = None,
     engine: str = "spark",
 ) -> str:
-    """Store matches found elsewhere (the Spark engine) as a finished scan; returns its scan id.
+    """Store shards scanned elsewhere (the Spark engine) as a scan: matches, failures, status; returns its scan id.
 
-    Matches are grouped into shards by the path part of ``scanned`` (``PATH#RECORD_ID``); each shard is
-    written in one transaction like a local scan's, so ``stored_matches`` and the SQL views see them.
-    Shards are not statted (they may be URLs only the cluster reads), so a later local scan of the same
-    data does not resume from these.
+    Each shard is written in one transaction like a local scan's (its matches, ``report.failures`` into
+    ``scan_failures``, its counts), so ``stored_matches`` and the SQL views see them; the scan is
+    finished once every shard is done. Importing a scan with the same key again (a resumed run)
+    replaces its shards in the same scan. The key starts with ``engine``, so a local scan never
+    resumes from these.
     """
     dataset = dataset or DatasetOptions()
     audit = audit or AuditOptions()
-    by_shard: dict[str, list[Match]] = {}
-    for match in matches:
-        by_shard.setdefault(match.scanned.rsplit("#", 1)[0], []).append(match)
-    shards = [Shard(path, "parquet", None, 0, 0) for path in sorted(by_shard)]
+    listed = [shard for shard, _ in shards]
     with IndexStore.open(index, tool_version=__version__) as store:
         digest = store.state().digest
-        key = f"{engine}:" + scan_key(shards, dataset, audit, digest)
+        key = f"{engine}:" + scan_key(listed, dataset, audit, digest)
         store.con.begin()
         try:
-            scan_id = _new_scan(store.con, key, digest, sources, shards, dataset, audit)
+            scan_id = _latest(store.con, key) or _new_scan(store.con, key, digest, sources, listed, dataset, audit)
             store.con.commit()
         except BaseException:
             store.con.rollback()
             raise
-        for shard in shards:
-            report = ShardReport(shard=shard.path, status="done", matches=tuple(by_shard[shard.path]))
+        for shard, report in shards:
             _store_result(store.con, scan_id, _ShardResult(shard, report))
-        _finish(store.con, scan_id, shards)
+        _finish(store.con, scan_id, listed)
     return scan_id
 
 
