@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -143,6 +144,7 @@ def main() -> None:
     parser.add_argument("--lookup", choices=["memory", "duckdb"], default="memory")
     parser.add_argument("--index", type=Path, help="index file to build, or reuse if it exists")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of runs (this machine's speed varies)")
     parser.add_argument("--run", nargs=2, metavar=("INDEX", "DATASET"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
@@ -159,27 +161,42 @@ def main() -> None:
             f"({planted} with a planted passage), {size / 2**20:.1f} MiB on disk"
         )
         print(f"Lookup: {args.lookup}; {os.cpu_count()} cores\n")
-        base = None
         lookup = ("--lookup", args.lookup)
-        for workers in args.workers:
-            done = subprocess.run(  # noqa: S603 - this script, run again with the same interpreter
-                [sys.executable, __file__, "--run", str(index), str(dataset), *("--workers", str(workers)), *lookup],
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            r = json.loads(done.stdout.strip().splitlines()[-1])
-            rate = r["text_mb"] / r["seconds"]
-            base = base or rate
-            print(
-                f"  workers {workers}: {r['seconds']:6.1f} s, {rate:6.2f} MB/s of text ({rate / base:.2f}x), "
-                f"{r['records'] / r['seconds']:5.0f} records/s; after {r['startup']:.1f} s of start-up "
-                f"{r['steady_mb_s']:.2f} MB/s; while auditing shards {r['busy_mb_s']:.2f} MB/s; "
-                f"{r['cpu_s'] / r['text_mb'] * 1000:.0f} ms of CPU per MB; "
-                f"{r['matched_records']} matches; peak RSS parent "
-                f"{r['parent_rss_mib']:.0f} MiB"
-                + (f", largest worker {r['worker_rss_mib']:.0f} MiB" if workers > 1 else "")
-            )
+        rates: dict[int, list[tuple[float, float, float]]] = {w: [] for w in args.workers}
+        for round_no in range(1, args.repeat + 1):
+            if args.repeat > 1:
+                print(f"  round {round_no}")
+            base = None
+            for workers in args.workers:
+                done = subprocess.run(  # noqa: S603 - this script, run again with the same interpreter
+                    [sys.executable, __file__, "--run", str(index), str(dataset), "--workers", str(workers), *lookup],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                )
+                r = json.loads(done.stdout.strip().splitlines()[-1])
+                rate = r["text_mb"] / r["seconds"]
+                base = base or rate
+                rates[workers].append((rate, r["steady_mb_s"], r["busy_mb_s"]))
+                print(
+                    f"  workers {workers}: {r['seconds']:6.1f} s, {rate:6.2f} MB/s of text ({rate / base:.2f}x), "
+                    f"{r['records'] / r['seconds']:5.0f} records/s; after {r['startup']:.1f} s of start-up "
+                    f"{r['steady_mb_s']:.2f} MB/s; while auditing shards {r['busy_mb_s']:.2f} MB/s; "
+                    f"{r['cpu_s'] / r['text_mb'] * 1000:.0f} ms of CPU per MB; "
+                    f"{r['matched_records']} matches; peak RSS parent "
+                    f"{r['parent_rss_mib']:.0f} MiB"
+                    + (f", largest worker {r['worker_rss_mib']:.0f} MiB" if workers > 1 else "")
+                )
+        if args.repeat > 1:
+            first = args.workers[0]
+            print(f"\n  medians over {args.repeat} rounds (end to end / after start-up / while auditing shards):")
+            for workers, got in rates.items():
+                medians = [statistics.median(g[k] for g in got) for k in range(3)]
+                ratio = statistics.median(g[2] / f[2] for g, f in zip(got, rates[first], strict=True))
+                print(
+                    f"  workers {workers}: {medians[0]:.2f} / {medians[1]:.2f} / {medians[2]:.2f} MB/s; "
+                    f"while auditing, {ratio:.2f}x workers {first} of the same round"
+                )
         print(f"\n  {planted} records carry a planted passage; every run should find them (matches >= planted)")
 
 
