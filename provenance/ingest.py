@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from connectors import ConnectorError, Document, connector_for
+from connectors import ConnectorError, Document, connector_for, connectors
 from indexes import NewWork
 from provenance.catalog import CatalogRow, catalog_rows, count_rows
 from provenance.inputs import InputFailure
@@ -305,7 +305,9 @@ class _CatalogRun:
         self.store = store
         self.catalog = catalog
         self.on_event = on_event
-        self.available = available
+        self.available = (
+            available if available is not None else connectors()
+        )  # built once: a fetcher's TLS setup is slow
         self.refresh = refresh
         self.jobs = jobs
         self.replies: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
@@ -507,6 +509,7 @@ def add_sources(
     hears how many items each source stands for, before they are fetched.
     """
     summary = AddSummary()
+    available = available if available is not None else connectors()  # built once: their TLS set-up is slow
 
     def emit(event: AddEvent) -> None:
         summary.record(event)
