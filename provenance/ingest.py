@@ -319,8 +319,9 @@ class _CatalogRun:
         self.active = 0  # rows started and not done
         self.ready: deque[_Row] = deque()  # rows expanded with items left to fetch, oldest first
         self.fetching = 0  # expand and fetch tasks out
-        self.waiting = 0  # documents out for fingerprinting, or fingerprinted and not yet written
+        self.waiting = 0  # documents out for fingerprinting
         self.pending: list[tuple[_Row, _Key, Document, Passages]] = []  # fingerprinted, to write together
+        self.pending_since = 0.0
         self.locks: dict[int, threading.Lock] = {}
         self.summary = AddSummary()
         self.failures: list[tuple[_Key, AddEvent, tuple[str, str, str]]] = []
@@ -335,12 +336,18 @@ class _CatalogRun:
         try:
             while True:
                 self._fill()
-                if self.pending and (len(self.pending) >= WRITE_BATCH or self.replies.empty()):
-                    self._flush()  # what is ready, in one transaction: a commit costs more than a work
+                more = self.fetching or self.waiting
+                waited = time.monotonic() - self.pending_since
+                if self.pending and (len(self.pending) >= WRITE_BATCH or not more or waited >= WRITE_SECONDS):
+                    self._flush()  # in one transaction: a commit costs more than a work
                     continue
-                if not (self.fetching or self.waiting):
+                if not more:
                     break
-                self.replies.get()()
+                try:  # with documents to write, wait for more only until they have waited WRITE_SECONDS
+                    reply = self.replies.get(timeout=max(0.0, WRITE_SECONDS - waited) if self.pending else None)
+                except queue.Empty:
+                    continue
+                reply()
             finished = True
         finally:
             self.fetchers.close()
@@ -454,14 +461,16 @@ class _CatalogRun:
         self._check_done(run)
 
     def _fingerprinted(self, run: _Row, key: _Key, doc: Document, passages: Passages) -> None:
+        self.waiting -= 1
+        if not self.pending:
+            self.pending_since = time.monotonic()
         self.pending.append((run, key, doc, passages))
 
     def _flush(self) -> None:
         """Write the fingerprinted documents waiting, in one transaction."""
-        batch, self.pending = self.pending, []
+        batch, self.pending = sorted(self.pending, key=lambda p: p[1]), []  # in catalog order: ids follow it
         events = _write_many(self.store, [(doc, passages, run.row) for run, _, doc, passages in batch])
         for (run, key, _, _), event in zip(batch, events, strict=True):
-            self.waiting -= 1
             run.out -= 1
             self._emit(event, key, (f"{self.catalog}:{run.row.line}", run.row.source, event.reason))
             self._check_done(run)
