@@ -519,7 +519,8 @@ class _ScanProgress:
             f"scan {summary.scan_id}: {_plural(summary.shards, 'shard')} ({summary.skipped} done before), "
             f"{_plural(summary.records, 'record')}, {summary.text_bytes / 1e6:.1f} MB of text "
             f"in {summary.seconds:.1f} s, "
-            f"{_plural(summary.matches, 'match')}, {summary.failures + summary.failed} failed"
+            f"{_plural(summary.matches, 'match')}, {_plural(summary.failures, 'failure')}"
+            + (f" ({summary.failed} of whole shards)" if summary.failed else "")
             + ("" if summary.complete else "; rerun to resume")
         )
         if summary.failures or summary.failed or summary.unreadable:
