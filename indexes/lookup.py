@@ -264,7 +264,7 @@ class MemoryLookup:
         ).fetchnumpy()
         arrays: dict[str, npt.NDArray[Any]] = {
             "band_keys": np.asarray(bands["key"], dtype=np.int64),
-            "band_passages": np.asarray(bands["passage_id"], dtype=np.int64),
+            "band_passages": _narrow(np.asarray(bands["passage_id"], dtype=np.int64)),
             "passage_ids": np.asarray(passages["passage_id"], dtype=np.int64),
             "passage_work": np.asarray(passages["work_id"], dtype=np.int64),
             "passage_start": np.asarray(passages["token_start"], dtype=np.int64),
@@ -336,6 +336,13 @@ class MemoryLookup:
         )
         pos = self.anchor_pos[rows]
         return Hits(probes, self.anchor_work[rows], pos, pos + run)
+
+
+def _narrow(ids: I64) -> npt.NDArray[np.int32] | I64:
+    """Ids as 32-bit integers when they fit: the band table's passage ids are a third of the lookup's memory."""
+    if ids.shape[0] == 0 or int(ids.max()) < np.iinfo(np.int32).max:
+        return ids.astype(np.int32)
+    return ids
 
 
 def _load_cache(folder: Path, version: str) -> dict[str, npt.NDArray[Any]] | None:

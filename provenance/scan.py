@@ -16,7 +16,7 @@ into the index when the pool is done, or on the next run after a kill.
 
 Memory per process: the reader's bound (see ``provenance.datasets``), one audit batch (at most
 ``AuditOptions.batch_size`` records and ``ScanOptions.batch_bytes`` of text, plus one record), the
-current shard's matches, and the index's lookup (``MemoryLookup``: about 0.65 GB per million passages;
+current shard's matches, and the index's lookup (``MemoryLookup``: about 0.55 GB per million passages;
 memory-mapped from the cache beside a large index, so workers share one copy in the page cache;
 ``AuditOptions(lookup="duckdb")`` trades it for DuckDB's buffer pool).
 """

@@ -85,6 +85,7 @@ def test_engines_agree(filled):
     assert results[0] == results[1]
     assert results[0][0]
     assert results[0][1]
+    assert filled.lookup("memory").band_passages.dtype == np.int32  # passage ids that fit in 32 bits
 
 
 @given(st.lists(st.integers(-(2**63), 2**63 - 1), max_size=300, unique=True), st.integers(-(2**63), 2**63 - 1))
