@@ -90,6 +90,17 @@ class WorkRecord:
 
 
 @dataclass(frozen=True)
+class StoredWork:
+    """A work as verification needs it: its record, text, transcript cues, consent and common anchors."""
+
+    record: WorkRecord
+    text: str
+    cues: list[tuple[int, int, float, float]]
+    consent: tuple[str, str] | None
+    common_positions: list[int]
+
+
+@dataclass(frozen=True)
 class IndexState:
     """What an audit records about the index it ran against."""
 
@@ -522,6 +533,38 @@ class IndexStore:
             [work_id],
         ).fetchall()
         return [(int(a), int(b), float(c), float(d)) for a, b, c, d in rows]
+
+    def works_to_verify(self, work_ids: Sequence[int]) -> dict[int, StoredWork]:
+        """What verifying against each work needs, for many works in a few queries (one per table)."""
+        if not work_ids:
+            return {}
+        ids = sorted(set(work_ids))
+        pick = "IN (SELECT unnest(?::BIGINT[]))"
+        rows = self.con.execute(f"SELECT {_WORK_COLUMNS}, text FROM works WHERE work_id {pick}", [ids]).fetchall()
+        cues: dict[int, list[tuple[int, int, float, float]]] = {}
+        for w, a, b, c, d in self.con.execute(
+            f"SELECT work_id, char_start, char_end, start_s, end_s FROM cues WHERE work_id {pick} ORDER BY ALL", [ids]
+        ).fetchall():
+            cues.setdefault(int(w), []).append((int(a), int(b), float(c), float(d)))
+        consent = {
+            int(w): (str(status), str(summary))
+            for w, status, summary in self.con.execute(
+                f"SELECT work_id, status, summary FROM consent WHERE work_id {pick}", [ids]
+            ).fetchall()
+        }
+        common: dict[int, list[int]] = {}
+        for w, pos in self.con.execute(
+            "SELECT a.work_id, a.token_pos FROM anchors a SEMI JOIN common_anchors c ON c.key = a.key "
+            f"WHERE a.work_id {pick} ORDER BY ALL",
+            [ids],
+        ).fetchall():
+            common.setdefault(int(w), []).append(int(pos))
+        found = {}
+        for row in rows:
+            record = _work_record(row[:-1])
+            w = record.work_id
+            found[w] = StoredWork(record, str(row[-1]), cues.get(w, []), consent.get(w), common.get(w, []))
+        return found
 
     def lookup(self, engine: Literal["memory", "duckdb"] = "memory") -> Lookup:
         """A candidate lookup over this index: arrays in memory, or joins in DuckDB.

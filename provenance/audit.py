@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from connectors import sha256_hex
 from connectors.youtube import youtube_url
+from indexes import IndexStoreError
 from provenance.align import Alignment, align
 from provenance.inputs import ScanItem
 from provenance.match import Match
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
     from indexes import Fingerprinter, IndexParams, IndexStore, Passages
-    from indexes.store import MetaValue
+    from indexes.store import MetaValue, StoredWork
 
 
 @dataclass(frozen=True)
@@ -178,29 +179,51 @@ class Auditor:
                     banded.add((probe, work_id))
                 else:
                     anchored[probe, work_id].add(start)
+        chosen = {
+            i: [
+                (work_id, ranges)
+                for work_id, ranges in sorted(by_work.items())
+                if is_candidate(band_hits=int((i, work_id) in banded), anchor_hits=len(anchored[i, work_id]))
+            ]
+            for i, by_work in candidates.items()
+        }
+        self._prefetch({work_id for found in chosen.values() for work_id, _ in found})
         for i, item in enumerate(batch):
             matches: list[Match] = []
-            for work_id, ranges in sorted(candidates.get(i, {}).items()):
-                if not is_candidate(band_hits=int((i, work_id) in banded), anchor_hits=len(anchored[i, work_id])):
-                    continue
+            for work_id, ranges in chosen.get(i, []):
                 matches.extend(verify(item, windows.passages(i), self._work(work_id), ranges, self.options, fp.params))
             matches.sort(key=lambda m: (m.scanned_span[0], m.work_id))
             yield item, matches
+
+    def _prefetch(self, work_ids: set[int]) -> None:
+        """Load the works a batch will verify against that are not cached, in a few queries for all of them."""
+        missing = sorted(w for w in work_ids if w not in self._works)[: self._cache_works]
+        for work_id, stored in self.store.works_to_verify(missing).items():
+            self._keep(work_id, self._side(stored))
 
     def _work(self, work_id: int) -> WorkSide:
         cached = self._works.get(work_id)
         if cached is not None:
             self._works.move_to_end(work_id)
             return cached
-        work = WorkSide.build(
+        stored = self.store.works_to_verify([work_id]).get(work_id)
+        if stored is None:
+            raise IndexStoreError(self.store.path, f"no work with id {work_id}")
+        return self._keep(work_id, self._side(stored))
+
+    def _side(self, stored: StoredWork) -> WorkSide:
+        return WorkSide.build(
             self.fingerprinter,
-            self.store.work(work_id),
-            self.store.work_text(work_id),
-            cues=self.store.cues(work_id),
-            consent=self.store.consent(work_id),
-            common_positions=self.store.common_positions(work_id),
+            stored.record,
+            stored.text,
+            cues=stored.cues,
+            consent=stored.consent,
+            common_positions=stored.common_positions,
         )
+
+    def _keep(self, work_id: int, work: WorkSide) -> WorkSide:
         self._works[work_id] = work
+        self._works.move_to_end(work_id)
         if len(self._works) > self._cache_works:
             self._works.popitem(last=False)
         return work

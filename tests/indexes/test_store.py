@@ -267,3 +267,24 @@ def test_consent_is_stored_with_the_work_and_replaced_with_it(store):
     assert store.consent(1) == ("reserved", "robots.txt disallows GPTBot")
     store.add_work(dataclasses.replace(work(sha="new"), consent=None))
     assert store.consent(1) is None
+
+
+def test_works_to_verify_load_what_the_one_by_one_reads_give(store):
+    boiler = " ".join(f"boiler{i}" for i in range(40))
+    for n in range(4):
+        text = f"{TEXT} {boiler} " + " ".join(f"own{n}x{i}" for i in range(60))
+        consent = {"status": "reserved", "summary": f"work {n}"} if n % 2 else None
+        cues = [(0, 10, 1.0 * n, 2.0 * n), (11, 20, 2.0 * n, 3.0 * n)] if n < 2 else ()
+        store.add_work(dataclasses.replace(work(f"/w/{n}", text=text, sha=str(n), cues=cues), consent=consent))
+    store.refresh_common()
+    loaded = store.works_to_verify([4, 2, 3, 2, 99])
+    assert sorted(loaded) == [2, 3, 4]
+    for work_id, got in loaded.items():
+        assert got.record == store.work(work_id)
+        assert got.text == store.work_text(work_id)
+        assert got.cues == store.cues(work_id)
+        assert got.consent == store.consent(work_id)
+        assert got.common_positions == store.common_positions(work_id)
+    assert loaded[2].cues
+    assert loaded[2].common_positions  # the shared boilerplate
+    assert store.works_to_verify([]) == {}
