@@ -158,7 +158,7 @@ def _known(store: IndexStore, connector: Connector, item: str) -> int | None:
 WRITE_BATCH = 64
 """Most fingerprinted documents written in one transaction (those ready when the writer gets to them)."""
 WRITE_SECONDS = 1.0
-"""Longest a fetched document waits to be written when documents come one at a time (``add SOURCE``)."""
+"""How long documents that come quickly are gathered before they are written together."""
 
 
 def _add_item(
@@ -179,26 +179,29 @@ def _add_item(
 class _Writer:
     """Fingerprints documents and writes them a batch at a time, in one transaction.
 
-    A batch is what waited ``WRITE_SECONDS``, or ``WRITE_BATCH`` documents; events come out in the
-    order documents went in.
+    A batch is what came within ``WRITE_SECONDS``, or ``WRITE_BATCH`` documents; a document that took
+    that long to come (a video, a page) is written at once, as the next may be as slow. Events come out
+    in the order documents went in.
     """
 
     def __init__(self, store: IndexStore, emit: Callable[[AddEvent], None]) -> None:
         self.store = store
         self.emit = emit
         self.pending: list[tuple[Document, Passages, CatalogRow | None]] = []
-        self.since = 0.0
+        self.since = self.last = time.monotonic()
 
     def add(self, doc: Document) -> None:
+        now = time.monotonic()
+        slow, self.last = now - self.last >= WRITE_SECONDS, now
         unchanged = _unchanged(self.store, doc)
         if unchanged is not None:
             self.event(unchanged)
             return
         fp = self.store.fingerprinter
         if not self.pending:
-            self.since = time.monotonic()
+            self.since = now
         self.pending.append((doc, fp.passages(fp.tokenize(doc.text)), None))
-        if len(self.pending) >= WRITE_BATCH or time.monotonic() - self.since >= WRITE_SECONDS:
+        if slow or len(self.pending) >= WRITE_BATCH or time.monotonic() - self.since >= WRITE_SECONDS:
             self.flush()
 
     def event(self, event: AddEvent) -> None:
