@@ -106,7 +106,7 @@ def run(index: Path, dataset: Path, workers: int, lookup: str) -> None:
         audit=AuditOptions(lookup=lookup),  # type: ignore[arg-type]
         options=ScanOptions(workers=workers, restart=True),
         on_progress=progress,
-        on_shard=lambda report: busy.append(report.seconds),
+        on_shard=lambda outcome, _skipped: busy.append(outcome.seconds),
     )
     ended = time.perf_counter()
     seconds = ended - started

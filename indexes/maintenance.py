@@ -29,7 +29,6 @@ SORTED_TABLES = (
     ("common_anchors", "key"),
     ("passages", "passage_id"),
 )
-SCAN_TABLES = ("scans", "scan_shards", "scan_failures", "scan_matches")
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -51,11 +50,12 @@ def remove_works(
     rights_holder: str | None = None,
     source_prefix: str | None = None,
 ) -> int:
-    """Take works down: delete them and their passages, bands, anchors, cues, consent rows and scan matches.
+    """Take works down: delete them and their passages, bands, anchors, cues and consent rows.
 
     Criteria combine (a work must meet every one given); at least one is required. Everything happens
-    in one transaction, common anchors recounted inside it. Scan matches go too, as they quote the
-    work's text. Returns the number of works removed.
+    in one transaction, common anchors recounted inside it. Recorded runs, dataset scans included, keep
+    their matches and their snapshot of the work: they are the evidence of what was found then.
+    Returns the number of works removed.
     """
     _writable(store)
     where: list[str] = []
@@ -87,7 +87,7 @@ def remove_works(
                 "DELETE FROM bands WHERE passage_id IN "
                 "(SELECT passage_id FROM passages WHERE work_id IN (SELECT work_id FROM _takedown))"
             )
-            for table in ("passages", "anchors", "cues", "consent", "scan_matches", "works"):
+            for table in ("passages", "anchors", "cues", "consent", "works"):
                 if table in tables:
                     con.execute(f"DELETE FROM {table} WHERE work_id IN (SELECT work_id FROM _takedown)")
             # The same recount as IndexStore.refresh_common, inside this transaction.

@@ -458,6 +458,232 @@ _RIGHTS_VIEWS: tuple[ResearchView, ...] = (
 )
 
 
+# Consent a rights holder declared, stored as columns of works and of matched-work snapshots from schema 7 on.
+DECLARED_COLUMNS = ("consent_declared", "consent_declared_source")
+
+
+def m007_one_run_model(con: duckdb.DuckDBPyConnection) -> None:
+    """Every audit is a run: dataset scans move into ``audits``/``audit_inputs``/``audit_works``/``matches``.
+
+    ``audits`` gains ``kind`` (texts or dataset), ``engine`` (local, pool or spark), ``state``
+    (running, interrupted, finished), ``run_key`` (what makes two runs the same: inputs, options,
+    index state; a rerun or resumed scan has the key of the first), ``invocations`` (how many times
+    it was started; more than one means resumed) and ``owner`` (``host:pid`` of the process running
+    it). ``matches`` gains ``shard``; ``audit_inputs`` gains a shard's ``size``, ``records`` and ``failures``.
+    Works and matched-work snapshots gain the consent their rights
+    holder declared (a catalog's ``consent`` column), with where it was declared; works indexed from a
+    catalog get it from their metadata. Each scan of ``scans`` becomes a run with the same id: one
+    input per shard (``kind`` = shard), a snapshot of every matched work as it is now, its matches
+    numbered in shard and record order; ``scan_matches`` and ``scans`` are dropped. ``scan_shards``
+    (the resume state, keyed by the run id) gains the shard's ``sha256``.
+    """
+    for table in ("works", "audit_works"):
+        for column in DECLARED_COLUMNS:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} VARCHAR")
+    con.execute(
+        "UPDATE works SET consent_declared = json_extract_string(metadata, '$.consent_status'), "
+        "consent_declared_source = 'catalog' WHERE consent_declared IS NULL "
+        "AND json_extract_string(metadata, '$.org_id') IS NOT NULL "
+        "AND json_extract_string(metadata, '$.consent_status') IS NOT NULL"
+    )
+    con.execute(
+        "UPDATE audit_works a SET consent_declared = w.consent_declared, "
+        "consent_declared_source = w.consent_declared_source FROM works w "
+        "WHERE w.work_id = a.work_id AND w.source = a.source AND w.content_sha256 = a.content_sha256 "
+        "AND a.consent_declared IS NULL"
+    )
+    for column, kind in (
+        ("kind", "VARCHAR DEFAULT 'texts'"),
+        ("engine", "VARCHAR DEFAULT 'local'"),
+        ("state", "VARCHAR DEFAULT 'finished'"),
+        ("run_key", "VARCHAR"),
+        ("invocations", "INTEGER DEFAULT 1"),
+        ("owner", "VARCHAR"),
+    ):
+        con.execute(f"ALTER TABLE audits ADD COLUMN IF NOT EXISTS {column} {kind}")
+    con.execute("UPDATE audits SET run_key = audit_id WHERE run_key IS NULL")
+    con.execute("ALTER TABLE matches ADD COLUMN IF NOT EXISTS shard VARCHAR")
+    for column in ("size", "records", "failures"):
+        con.execute(f"ALTER TABLE audit_inputs ADD COLUMN IF NOT EXISTS {column} BIGINT")
+    con.execute("ALTER TABLE scan_shards ADD COLUMN IF NOT EXISTS sha256 VARCHAR")
+    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()}
+    if {"scans", "scan_matches"} <= tables:
+        _scans_to_runs(con)
+        con.execute("DROP TABLE scan_matches")
+        con.execute("DROP TABLE scans")
+    _create_views(con, _RUN_VIEWS)
+
+
+def _scans_to_runs(con: duckdb.DuckDBPyConnection) -> None:
+    """Copy every scan of ``scans``/``scan_shards``/``scan_matches`` into the run tables (m007)."""
+    con.execute(
+        """
+        INSERT INTO audits (audit_id, started_at, finished_at, tool_version, index_works, index_passages,
+            index_digest, index_schema, parameters, arguments, texts_scanned, texts_matched, inputs_failed,
+            n_matches, works_matched, manifest_sha256, manifest, recorded_at, kind, engine, state, run_key,
+            invocations, owner)
+        SELECT s.scan_id, s.started_at, coalesce(s.finished_at, s.started_at), s.tool_version, 0, 0,
+            s.index_digest, 6,
+            json_object('values', json(s.parameters),
+                        'index', json_object('path', '', 'works', 0, 'passages', 0, 'digest', s.index_digest,
+                                             'schema_version', 6, 'max_work_id', 0),
+                        'versions', json_object())::VARCHAR,
+            s.arguments,
+            (SELECT coalesce(sum(records), 0) FROM scan_shards h WHERE h.scan_id = s.scan_id),
+            (SELECT count(DISTINCT scanned) FROM scan_matches m WHERE m.scan_id = s.scan_id),
+            (SELECT coalesce(sum(failures), 0) FROM scan_shards h WHERE h.scan_id = s.scan_id),
+            (SELECT count(*) FROM scan_matches m WHERE m.scan_id = s.scan_id),
+            (SELECT count(DISTINCT work_id) FROM scan_matches m WHERE m.scan_id = s.scan_id),
+            '', '{}', now(), 'dataset',
+            CASE WHEN s.scan_key LIKE 'spark:%' THEN 'spark' ELSE 'local' END,
+            CASE WHEN s.finished_at IS NULL THEN 'interrupted' ELSE 'finished' END,
+            s.scan_key, 1, NULL
+        FROM scans s
+        """
+    )
+    con.execute(
+        """
+        INSERT INTO audit_inputs (audit_id, ordinal, scanned, kind, record_id, sha256, source_sha256, chars,
+            n_matches, error, size, records, failures)
+        SELECT scan_id, (row_number() OVER (PARTITION BY scan_id ORDER BY shard) - 1)::INTEGER, shard, 'shard',
+            NULL, NULL, NULL, text_bytes, matches::INTEGER, error, size, records, failures
+        FROM scan_shards
+        """
+    )
+    con.execute(
+        """
+        INSERT INTO audit_works (audit_id, work_id, source, title, creator, kind, content_sha256, text_sha256,
+            retrieved_at, consent_status, consent_summary, consent_snapshot, rights_holder, org_id, licence,
+            consent_declared, consent_declared_source)
+        SELECT u.scan_id, w.work_id, w.source, w.title, w.creator, w.kind, w.content_sha256, w.text_sha256,
+            w.retrieved_at, c.status, c.summary, c.snapshot, w.rights_holder, w.org_id, w.licence,
+            w.consent_declared, w.consent_declared_source
+        FROM (SELECT DISTINCT scan_id, work_id FROM scan_matches) u
+        JOIN works w USING (work_id) LEFT JOIN consent c USING (work_id)
+        """
+    )
+    con.execute(
+        """
+        INSERT INTO matches (audit_id, match_no, work_id, scanned, record_id, score, estimated_similarity,
+            containment, verbatim_words, matched_words, evidence_words, scanned_start, scanned_end, work_start,
+            work_end, work_time_start, work_time_end, link, scanned_excerpt, work_excerpt, shard)
+        SELECT scan_id,
+            (row_number() OVER (PARTITION BY scan_id ORDER BY shard, scanned, scanned_start, work_id))::INTEGER,
+            work_id, scanned, record_id, score, estimated_similarity, containment, verbatim_words, matched_words,
+            evidence_words, scanned_start, scanned_end, work_start, work_end, work_time_start, work_time_end, link,
+            scanned_excerpt, work_excerpt, shard
+        FROM scan_matches m SEMI JOIN audit_works a ON a.audit_id = m.scan_id AND a.work_id = m.work_id
+        """
+    )
+
+
+# The columns of research.matches and research.latest_matches: the run, the number, then the match
+# fields in the order of provenance.match.MATCH_FIELDS (a test keeps them equal), then the shard.
+_MATCH_VIEW_COLUMNS = (
+    "m.audit_id, m.match_no, m.work_id, w.source, w.title, w.kind, w.creator, w.rights_holder, w.org_id, "
+    "w.licence, w.consent_declared, w.consent_declared_source, w.consent_status, w.consent_summary, m.scanned, "
+    "m.record_id, m.score, m.estimated_similarity, m.containment, m.verbatim_words, m.matched_words, "
+    "m.evidence_words, m.scanned_start, m.scanned_end, m.work_start, m.work_end, m.work_time_start, "
+    "m.work_time_end, m.link, m.scanned_excerpt, m.work_excerpt, m.shard"
+)
+_MATCH_VIEW_COMMENTS = {
+    "audit_id": "The run (`provenance audits` lists them).",
+    "match_no": "Number of the match in its run (1-based).",
+    "source": "Where the work came from: a path, URL or video URL (as the run saw it).",
+    "title": "Title of the work when the run ran.",
+    "creator": "Creator of the work when the run ran.",
+    "rights_holder": "Rights holder of the work when the run ran (catalog or `add --rights-holder`).",
+    "org_id": "The catalog's own id of the work.",
+    "licence": "Licence of the work, as its catalog row (or `add --licence`) named it.",
+    "consent_declared": "Consent the rights holder declared: granted, reserved, not_reserved or unknown.",
+    "consent_declared_source": "Where it was declared, e.g. catalog works.csv:12.",
+    "consent_status": "Consent observed at retrieval (robots.txt, TDMRep, noai ...): reserved, not_reserved, unknown.",
+    "consent_summary": "Why, in one line.",
+    "scanned": "The scanned file, PATH#RECORD_ID for a record, or <stdin>.",
+    "score": "Verified similarity: shared words over the mean length of the two regions.",
+    "estimated_similarity": "Best MinHash estimate between overlapping windows.",
+    "containment": "Share of the work's region found in the scanned text.",
+    "verbatim_words": "Longest run of identical words.",
+    "matched_words": "Words the two regions share.",
+    "evidence_words": "Shared words outside stock phrases and boilerplate.",
+    "scanned_start": "Start offset (characters) in the scanned text as read.",
+    "work_start": "Start offset (characters) in the work's clean text.",
+    "work_time_start": "For transcripts: seconds into the video where the passage starts.",
+    "shard": "For dataset scans: the shard the record came from.",
+}
+_RUN_VIEWS: tuple[ResearchView, ...] = (
+    (
+        "works",
+        "Indexed works (without their text): one row per work.",
+        (
+            "SELECT work_id, source, title, creator, rights_holder, org_id, licence, consent_declared, "
+            "consent_declared_source, kind, retrieved_at, modified_at, added_at, content_sha256, text_sha256, "
+            "n_tokens AS words, n_passages AS passages, metadata FROM main.works"
+        ),
+        {
+            **_RIGHTS_VIEWS[0][3],
+            "consent_declared": "Consent the rights holder declared: granted, reserved, not_reserved or unknown.",
+            "consent_declared_source": "Where it was declared, e.g. catalog works.csv:12.",
+        },
+    ),
+    (
+        "audits",
+        "Every run: one row per `provenance audit` of texts and per dataset scan (a resumed scan is one run).",
+        (
+            "SELECT audit_id, kind, engine, state, invocations, run_key, started_at, finished_at, tool_version, "
+            "texts_scanned, texts_matched, inputs_failed, n_matches AS matches, works_matched, index_works, "
+            "index_digest, parameters, arguments, manifest_sha256 FROM main.audits"
+        ),
+        {
+            **next(v for v in _RESEARCH_VIEWS if v[0] == "audits")[3],
+            "kind": "texts (files, stdin, JSON Lines) or dataset (a scan of shards).",
+            "engine": "Where it ran: local (this process), pool (worker processes) or spark.",
+            "state": "running, interrupted (rerun the same command to resume) or finished.",
+            "invocations": "How many times the run was started: more than 1 means it was resumed.",
+            "run_key": "What makes two runs the same (inputs, options, index state): the latest run of a key "
+            "holds its current result (see latest_matches).",
+            "texts_scanned": "Texts or records read and audited.",
+        },
+    ),
+    (
+        "matches",
+        "Every match of every run (texts and dataset scans), with the work's rights and consent as of the run.",
+        f"SELECT {_MATCH_VIEW_COLUMNS} FROM main.matches m JOIN main.audit_works w USING (audit_id, work_id)",
+        _MATCH_VIEW_COMMENTS,
+    ),
+    (
+        "latest_matches",
+        "The matches of the latest run of each run key: rescans of the same data counted once.",
+        (
+            f"SELECT {_MATCH_VIEW_COLUMNS} FROM main.matches m JOIN main.audit_works w USING (audit_id, work_id) "
+            "WHERE m.audit_id IN (SELECT audit_id FROM main.audits QUALIFY row_number() OVER "
+            "(PARTITION BY run_key ORDER BY started_at DESC, audit_id DESC) = 1)"
+        ),
+        _MATCH_VIEW_COMMENTS,
+    ),
+    (
+        "shards",
+        "The shards of every dataset scan: size, SHA-256, status and counts (the resume state).",
+        (
+            "SELECT scan_id AS audit_id, shard, size, sha256, status, records, failures, empty, matches, "
+            "text_bytes, seconds, error, finished_at FROM main.scan_shards"
+        ),
+        {
+            "audit_id": "The run the shard belongs to.",
+            "sha256": "SHA-256 of the shard file as scanned (null where not computed, e.g. a remote shard).",
+            "status": "done or failed (failed shards are scanned again when the run is resumed).",
+            "failures": "Records that could not be read (see failures), and the shard's own error.",
+        },
+    ),
+    (
+        "failures",
+        "Records of dataset scans that could not be read, with where and why.",
+        "SELECT scan_id AS audit_id, shard, location, reason FROM main.scan_failures",
+        {"location": "PATH:LINE or PATH#ROW of the bad record.", "reason": "What is wrong with it."},
+    ),
+)
+
+
 MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (
     m001_create_tables,
     m002_consent,
@@ -465,5 +691,6 @@ MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (
     m004_scans,
     m005_catalog_failures,
     m006_work_rights,
+    m007_one_run_model,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

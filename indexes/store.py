@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,7 +36,7 @@ from indexes.migrations import MIGRATIONS, SCHEMA_VERSION
 from indexes.params import IndexParams
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
     from types import TracebackType
 
 
@@ -62,6 +64,8 @@ class NewWork:
     rights_holder: str | None = None  # these three come from a catalog row; plain adds leave them None
     org_id: str | None = None
     licence: str | None = None
+    consent_declared: str | None = None  # what the rights holder declared (a catalog's consent column)
+    consent_declared_source: str | None = None  # where: "catalog PATH:LINE"
     metadata: dict[str, MetaValue] = field(default_factory=dict)
     cues: Sequence[tuple[int, int, float, float]] = ()
     consent: dict[str, Any] | None = None
@@ -79,6 +83,8 @@ class WorkRecord:
     rights_holder: str | None
     org_id: str | None
     licence: str | None
+    consent_declared: str | None
+    consent_declared_source: str | None
     content_sha256: str
     text_sha256: str
     modified_at: datetime | None
@@ -114,8 +120,8 @@ class IndexState:
 AddOutcome = Literal["added", "replaced", "unchanged"]
 
 _WORK_COLUMNS = (
-    "work_id, source, kind, title, creator, rights_holder, org_id, licence, content_sha256, text_sha256, "
-    "modified_at, retrieved_at, added_at, n_tokens, n_passages, metadata"
+    "work_id, source, kind, title, creator, rights_holder, org_id, licence, consent_declared, consent_declared_source, "
+    "content_sha256, text_sha256, modified_at, retrieved_at, added_at, n_tokens, n_passages, metadata"
 )
 # Columns add_work writes after work_id and source, in the order of its values.
 _WRITTEN = (
@@ -125,6 +131,8 @@ _WRITTEN = (
     "rights_holder",
     "org_id",
     "licence",
+    "consent_declared",
+    "consent_declared_source",
     "content_sha256",
     "text_sha256",
     "modified_at",
@@ -186,12 +194,31 @@ class IndexStore:
         params: IndexParams | None = None,
         read_only: bool = False,
         tool_version: str = "",
+        wait_s: float = 0.0,
     ) -> IndexStore:
         """Open (and, for writing, create or migrate) the index at ``path``.
 
         ``params`` are the parameters the caller insists on: an index made with others is refused.
-        ``None`` accepts whatever the index holds, and makes a new index with the defaults.
+        ``None`` accepts whatever the index holds, and makes a new index with the defaults. While
+        another process holds the lock, tries again for up to ``wait_s`` seconds (the one lock wait
+        every caller uses), then raises ``IndexInUseError``.
         """
+        deadline = time.monotonic() + wait_s
+        delay = 0.05
+        while True:
+            try:
+                return cls._open_once(path, params=params, read_only=read_only, tool_version=tool_version)
+            except IndexInUseError:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise
+                time.sleep(min(delay, left))
+                delay = min(delay * 2, 0.5)
+
+    @classmethod
+    def _open_once(
+        cls, path: str | Path, *, params: IndexParams | None, read_only: bool, tool_version: str
+    ) -> IndexStore:
         spath = str(path)
         if read_only and not Path(spath).exists():
             raise IndexMissingError(spath, "no index here yet; create one with `provenance add`")
@@ -315,6 +342,17 @@ class IndexStore:
     ) -> None:
         self.close()
 
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """``with store.transaction() as con:``: committed at the end, rolled back on any error or interrupt."""
+        self.con.begin()
+        try:
+            yield self.con
+            self.con.commit()
+        except BaseException:
+            self.con.rollback()
+            raise
+
     # -- writing -------------------------------------------------------------------------------
 
     def add_work(self, work: NewWork, passages: Passages | None = None) -> tuple[AddOutcome, int]:
@@ -333,18 +371,10 @@ class IndexStore:
         """
         if self.read_only:
             raise IndexStoreError(self.path, "opened read-only")
-        con = self.con
-        con.begin()
-        try:
+        with self.transaction():
             if len({work.source for work, _ in works}) < len(works):
-                outcomes = [self._add_one(work, passages) for work, passages in works]
-            else:
-                outcomes = self._add_distinct(works)
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise
-        return outcomes
+                return [self._add_one(work, passages) for work, passages in works]
+            return self._add_distinct(works)
 
     def _add_distinct(self, works: Sequence[tuple[NewWork, Passages | None]]) -> list[tuple[AddOutcome, int]]:
         """Works of distinct sources, inside the caller's transaction: known sources one by one, new ones together."""
@@ -450,6 +480,17 @@ class IndexStore:
         self.con.execute("DELETE FROM consent WHERE work_id = ?", [work_id])
         self.con.execute("DELETE FROM cues WHERE work_id = ?", [work_id])
 
+    def relabel(self, work_id: int, values: dict[str, str]) -> None:
+        """Set a work's descriptive columns (``title``, ``creator``, ``rights_holder``, ``org_id``, ``licence``)."""
+        allowed = {"title", "creator", "rights_holder", "org_id", "licence"}
+        unknown = set(values) - allowed
+        if unknown:
+            raise ValueError(f"not a descriptive column of a work: {', '.join(sorted(unknown))}")
+        if values:
+            assignments = ", ".join(f"{column} = ?" for column in values)
+            with self.transaction() as con:
+                con.execute(f"UPDATE works SET {assignments} WHERE work_id = ?", [*values.values(), work_id])
+
     def refresh_common(self) -> int:
         """Recount which anchors are common (shared by ``common_threshold`` works or more); returns how many.
 
@@ -457,18 +498,13 @@ class IndexStore:
         as evidence and are not looked up.
         """
         threshold = self.common_threshold()
-        self.con.begin()
-        try:
-            self.con.execute("DELETE FROM common_anchors")
-            self.con.execute(
+        with self.transaction() as con:
+            con.execute("DELETE FROM common_anchors")
+            con.execute(
                 "INSERT INTO common_anchors SELECT key, count(DISTINCT work_id) FROM anchors GROUP BY key "
                 "HAVING count(DISTINCT work_id) >= ?",
                 [threshold],
             )
-            self.con.commit()
-        except BaseException:
-            self.con.rollback()
-            raise
         return self._int("SELECT count(*) FROM common_anchors")
 
     def common_threshold(self) -> int:
@@ -593,18 +629,13 @@ class IndexStore:
     def record_catalog_failures(self, catalog: str, failures: Sequence[tuple[str, str, str]]) -> None:
         """Replace the recorded failures of ``catalog`` by ``(location, source, reason)`` of its latest run."""
         now = datetime.now(timezone.utc)
-        self.con.begin()
-        try:
-            self.con.execute("DELETE FROM catalog_failures WHERE catalog = ?", [catalog])
+        with self.transaction() as con:
+            con.execute("DELETE FROM catalog_failures WHERE catalog = ?", [catalog])
             if failures:
-                self.con.executemany(
+                con.executemany(
                     "INSERT INTO catalog_failures VALUES (?, ?, ?, ?, ?)",
                     [(catalog, location, source, reason, now) for location, source, reason in failures],
                 )
-            self.con.commit()
-        except BaseException:
-            self.con.rollback()
-            raise
 
     def consent(self, work_id: int) -> tuple[str, str] | None:
         """``(status, summary)`` of the rights signals recorded when the work was retrieved, if any."""
@@ -649,6 +680,8 @@ def _work_row(work: NewWork, passages: Passages) -> list[Any]:
         work.rights_holder,
         work.org_id,
         work.licence,
+        work.consent_declared,
+        work.consent_declared_source,
         work.content_sha256,
         work.text_sha256,
         work.modified_at,
@@ -699,12 +732,14 @@ def _work_record(row: tuple[Any, ...]) -> WorkRecord:
         rights_holder=row[5],
         org_id=row[6],
         licence=row[7],
-        content_sha256=row[8],
-        text_sha256=row[9],
-        modified_at=row[10],
-        retrieved_at=row[11],
-        added_at=row[12],
-        n_tokens=int(row[13]),
-        n_passages=int(row[14]),
-        metadata=json.loads(row[15]),
+        consent_declared=row[8],
+        consent_declared_source=row[9],
+        content_sha256=row[10],
+        text_sha256=row[11],
+        modified_at=row[12],
+        retrieved_at=row[13],
+        added_at=row[14],
+        n_tokens=int(row[15]),
+        n_passages=int(row[16]),
+        metadata=json.loads(row[17]),
     )

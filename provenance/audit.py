@@ -8,7 +8,7 @@ passages, and every region that shares enough words becomes a ``Match`` with exa
 from __future__ import annotations
 
 from collections import OrderedDict, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
@@ -19,7 +19,7 @@ from connectors.youtube import youtube_url
 from indexes import IndexStoreError
 from provenance.align import Alignment, align
 from provenance.inputs import ScanItem
-from provenance.match import Match
+from provenance.match import Match, WorkRights
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -94,6 +94,7 @@ class WorkSide:
     cues: list[tuple[int, int, float, float]]
     consent: tuple[str, str] | None
     common: npt.NDArray[np.int64]
+    rights: WorkRights = field(default_factory=WorkRights)
 
     @classmethod
     def build(
@@ -105,11 +106,14 @@ class WorkSide:
         cues: list[tuple[int, int, float, float]],
         consent: tuple[str, str] | None,
         common_positions: list[int],
+        rights: WorkRights | None = None,
     ) -> WorkSide:
         """Fingerprint a work's stored text; ``common_positions`` are its common anchors' token positions.
 
         ``record`` is a ``WorkRecord``, or any value with the fields a match shows (engines that ship
-        works without the rest of their record pass ``WorkIdentity``-shaped values).
+        works without the rest of their record pass ``WorkIdentity``-shaped values). ``rights`` are the
+        work's creator, rights and declared consent that every match carries; ``consent`` (observed at
+        retrieval: status, summary) is set on them.
         """
         passages = fingerprinter.passages(fingerprinter.tokenize(text))
         mask = _common_mask(len(passages.tokens), common_positions, fingerprinter.params)
@@ -124,6 +128,11 @@ class WorkSide:
             cues=cues,
             consent=consent,
             common=np.concatenate([[0], np.cumsum(mask, dtype=np.int64)]),
+            rights=replace(
+                rights or WorkRights(),
+                consent_status=consent[0] if consent else None,
+                consent_summary=consent[1] if consent else None,
+            ),
         )
 
     def evidence(self, al: Alignment) -> int:
@@ -212,13 +221,22 @@ class Auditor:
         return self._keep(work_id, self._side(stored))
 
     def _side(self, stored: StoredWork) -> WorkSide:
+        record = stored.record
         return WorkSide.build(
             self.fingerprinter,
-            stored.record,
+            record,
             stored.text,
             cues=stored.cues,
             consent=stored.consent,
             common_positions=stored.common_positions,
+            rights=WorkRights(
+                creator=record.creator,
+                rights_holder=record.rights_holder,
+                org_id=record.org_id,
+                licence=record.licence,
+                consent_declared=record.consent_declared,
+                consent_declared_source=record.consent_declared_source,
+            ),
         )
 
     def _keep(self, work_id: int, work: WorkSide) -> WorkSide:
@@ -287,9 +305,7 @@ def _match(item: ScanItem, scanned: Passages, work: WorkSide, al: Alignment, evi
         work_excerpt=work.text[b_span[0] : b_span[1]],
         work_time=work_time,
         link=_link(work, work_time),
-        consent_status=work.consent[0] if work.consent else None,
-        consent_summary=work.consent[1] if work.consent else None,
-    )
+    ).with_rights(work.rights)
 
 
 def _link(work: WorkSide, work_time: tuple[float, float] | None) -> str | None:

@@ -45,6 +45,8 @@ ALIASES = {
     "consent": "consent",
     "consent_status": "consent",
     "org_id": "org_id",
+    "title": "title",
+    "name": "title",
     "catalog_id": "org_id",
     "catalogue_id": "org_id",
     "id": "org_id",
@@ -80,6 +82,8 @@ class CatalogRow:
     licence: str | None = None
     consent: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    title: str | None = None
+    catalog: str = ""  # the catalog file the row is in
 
     def metadata(self) -> dict[str, str | None]:
         """What a work indexed from this row records in ``NewWork.metadata`` (creator only in its own field)."""
@@ -90,15 +94,58 @@ class CatalogRow:
         return found
 
     def apply(self, work: NewWork) -> NewWork:
-        """``work`` (as a connector produced it) with this row's creator, rights holder, licence, consent, id."""
+        """``work`` (as a connector produced it) with this row's title, creator, rights, declared consent and id.
+
+        The catalog's title replaces the one a connector found (a file name, a page's title tag); the
+        declared consent is recorded with where it was declared (``catalog PATH:LINE``).
+        """
         return replace(
             work,
+            title=self.title or work.title,
             creator=self.creator,
             rights_holder=self.rights_holder,
             org_id=self.org_id,
             licence=self.licence,
+            consent_declared=self.consent,
+            consent_declared_source=f"catalog {self.catalog}:{self.line}" if self.consent else None,
             metadata={**work.metadata, **self.metadata()},
         )
+
+
+@dataclass(frozen=True)
+class WorkLabels:
+    """What a creator says of their own works on ``provenance add``: creator, rights holder, title, licence.
+
+    Values left None keep what the connector found. ``apply`` has the signature of ``CatalogRow.apply``.
+    """
+
+    creator: str | None = None
+    rights_holder: str | None = None
+    title: str | None = None
+    licence: str | None = None
+
+    def apply(self, work: NewWork) -> NewWork:
+        """``work`` with the values given here in place of the connector's."""
+        return replace(
+            work,
+            creator=self.creator or work.creator,
+            rights_holder=self.rights_holder or work.rights_holder,
+            title=self.title or work.title,
+            licence=self.licence or work.licence,
+        )
+
+    def given(self) -> dict[str, str]:
+        """The values given, by column name."""
+        return {
+            k: v
+            for k, v in (
+                ("creator", self.creator),
+                ("rights_holder", self.rights_holder),
+                ("title", self.title),
+                ("licence", self.licence),
+            )
+            if v is not None
+        }
 
 
 def catalog_rows(path: str | Path) -> Iterator[CatalogRow | InputFailure]:
@@ -135,7 +182,7 @@ def catalog_rows(path: str | Path) -> Iterator[CatalogRow | InputFailure]:
                 yield InputFailure(f"{path}:{line}", row)
                 continue
             seen_ids[row.org_id] = seen_sources[row.source] = line
-            yield row
+            yield replace(row, catalog=str(path))
     except _BadCatalogError as exc:
         yield InputFailure(str(path), str(exc))
     except (OSError, pa.ArrowException) as exc:
@@ -258,7 +305,7 @@ def _check(values: dict[str, Any], line: int, folder: Path) -> CatalogRow | str:
     source = _source(text["source"], folder)
     if source.startswith("!"):
         return source[1:]
-    extra = {k: v for k, v in text.items() if k not in {*REQUIRED, "licence", "consent"}}
+    extra = {k: v for k, v in text.items() if k not in {*REQUIRED, "licence", "consent", "title"}}
     return CatalogRow(
         line=line,
         source=source,
@@ -268,6 +315,7 @@ def _check(values: dict[str, Any], line: int, folder: Path) -> CatalogRow | str:
         licence=text.get("licence"),
         consent=consent,
         extra=extra,
+        title=text.get("title"),
     )
 
 

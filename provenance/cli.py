@@ -5,22 +5,23 @@ message and an exit code.
 """
 
 import json
-import os
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, NoReturn, TextIO
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
@@ -32,16 +33,15 @@ from connectors.registry import ConnectorOptions, connectors
 from indexes import IndexStore, IndexStoreError
 from indexes.maintenance import compact as compact_index
 from indexes.maintenance import remove_works
-from provenance.audit import AuditOptions, Auditor
-from provenance.datasets import DatasetOptions, dataset_format, looks_like_dataset
-from provenance.errors import ExitCode, ProvenanceError, SparkUnavailableError
+from provenance.audit import AuditOptions
+from provenance.auditing import AuditEvents, AuditRequest, AuditResult, run_audit
+from provenance.catalog import WorkLabels
+from provenance.errors import ExitCode, ProvenanceError
 from provenance.ingest import DEFAULT_JOBS, AddEvent, CatalogProgress, add_catalog, add_sources
-from provenance.inputs import STDIN, InputFailure, InputOptions, ScanItem, read_inputs
 from provenance.match import Match, format_time_range
 from provenance.report import format_for, render, write_report
-from provenance.runs import RunRecorder, SaveOutcome, list_runs, load_run, open_index, save_run, sync_pending
-from provenance.scan import ScanOptions, ScanProgress, ScanSummary, ShardReport, scan_dataset
-from provenance.spark import scan_with_spark, store_scan
+from provenance.runs import SaveOutcome, ShardOutcome, list_runs, load_run, open_index, sync_pending
+from provenance.scan import ScanProgress, ScanSummary
 from provenance.sql import DEFAULT_LIMIT, QueryResult, export_views, format_result, run_query, views
 from provenance.verify import Verification, verify_manifest
 from provenance.version import __version__
@@ -187,6 +187,14 @@ def add(
             "documents are fingerprinted on every core.",
         ),
     ] = DEFAULT_JOBS,
+    creator: Annotated[
+        str | None, typer.Option(help="Your name as the works' creator (instead of what the source says).")
+    ] = None,
+    rights_holder: Annotated[str | None, typer.Option(help="Who holds the rights to these works.")] = None,
+    title: Annotated[
+        str | None, typer.Option(help="The work's title (for one work; every work added gets it).")
+    ] = None,
+    licence: Annotated[str | None, typer.Option(help="The licence the works are published under.")] = None,
     verbose: VerboseOption = False,
 ) -> None:
     """Index works: files and folders, web pages, sitemaps, feeds, YouTube videos, playlists and channels.
@@ -196,6 +204,10 @@ def add(
     """
     if not sources and catalog is None:
         _fail("name works to add, or a --catalog", ExitCode.USAGE)
+    given = {"creator": creator, "rights_holder": rights_holder, "title": title, "licence": licence}
+    labels = WorkLabels(**given) if any(given.values()) else None
+    if labels is not None and not sources:
+        _fail("--creator, --rights-holder, --title and --licence label SOURCES; a catalog has its own", ExitCode.USAGE)
     options = ConnectorOptions(crawl=crawl, max_pages=max_pages, depth=depth, allow_private=allow_private, lang=lang)
     available = connectors(options)
     with _errors(verbose), IndexStore.open(index, tool_version=__version__) as store, _AddProgress() as progress:
@@ -206,6 +218,7 @@ def add(
             available=available,
             refresh=refresh,
             on_listing=progress.listing,
+            labels=labels,
         )
         if catalog is not None:
             from_catalog = add_catalog(
@@ -381,86 +394,35 @@ def audit(
     imported later). Exit codes: 0 ran, 1 matches found (only with --fail-on-match), 2 usage error,
     3 some input could not be read (the rest was audited), 4 index error, 130 interrupted.
     """
-    options = AuditOptions(min_words=min_words, min_score=min_score, lookup=lookup.value)
-    if engine is Engine.spark:
-        reading = DatasetOptions(field=field, id_field=id_field)
-        out = spark_out or Path(f"{index}.spark")
-        with _errors(verbose), _ScanProgress(as_json=as_json, output=output) as shown:
-            summary = _spark_scan(index, inputs, reading, options, spark_master, out, restart=restart, shown=shown)
-        shown.finish(summary, fail_on_match=fail_on_match)
-        return
-    if dataset or any(_is_dataset(i) for i in inputs):
-        scan = ScanOptions(workers=workers or os.cpu_count() or 1, restart=restart)
-        dataset_options = DatasetOptions(field=field, id_field=id_field)
-        with _errors(verbose), _ScanProgress(as_json=as_json, output=output) as shown:
-            summary = scan_dataset(
-                index,
-                inputs,
-                dataset=dataset_options,
-                audit=options,
-                options=scan,
-                on_shard=shown.shard,
-                on_progress=shown.progress,
-            )
-        shown.finish(summary, fail_on_match=fail_on_match)
-        return
-    input_options = InputOptions(field=field, id_field=id_field, jsonl=jsonl)
-    items = read_inputs(inputs, input_options, stdin=sys.stdin.buffer)
-    run = _AuditRun(as_json=as_json)
-    with _errors(verbose):
-        with open_index(index, read_only=True) as store, _jsonl_sink(output) as sink:
-            recorder = RunRecorder(store, options, input_options, inputs)
-            for item, found in Auditor(store, options).audit(run.readable(recorder.track(items))):
-                run.record(found, sink)
-                recorder.scanned(item, found)
-            finished = recorder.finish(store)
-        if record:
-            _print_saved(save_run(index, finished))
-    run.finish(fail_on_match=fail_on_match)
+    request = AuditRequest(
+        inputs=tuple(inputs),
+        options=AuditOptions(min_words=min_words, min_score=min_score, lookup=lookup.value),
+        field=field,
+        id_field=id_field,
+        jsonl=jsonl,
+        dataset=dataset,
+        workers=workers,
+        restart=restart,
+        engine=engine.value,
+        spark_master=spark_master,
+        spark_out=spark_out,
+        record=record,
+    )
+    with _errors(verbose), _AuditOutput(as_json=as_json, output=output) as shown:
+        result = run_audit(index, request, stdin=sys.stdin.buffer, events=shown.events())
+    shown.finish(result, fail_on_match=fail_on_match)
 
 
-def _spark_scan(
-    index: Path,
-    inputs: list[str],
-    reading: DatasetOptions,
-    options: AuditOptions,
-    master: str,
-    out: Path,
-    *,
-    restart: bool,
-    shown: "_ScanProgress",
-) -> ScanSummary:
-    """Scan datasets on Spark (see provenance/spark.py), then store the results in the index as a scan."""
-    try:
-        scan = scan_with_spark(
-            index, inputs, out_dir=out, dataset=reading, options=options, master=master, restart=restart
-        )
-    except ImportError as exc:
-        msg = f"the Spark engine needs pip install 'provenance-audit[spark]' and Java 17 or newer ({exc})"
-        raise SparkUnavailableError(msg) from exc
-    err.print(f"Spark results of {_plural(len(scan.shards), 'shard')} are under {out}/groups")
-    return store_scan(index, inputs, scan, dataset=reading, audit=options, on_shard=shown.shard)
+class _AuditOutput:
+    """What ``audit`` shows: failures and progress on stderr, matches on stdout (JSON or a table) and in ``-o``.
 
-
-def _is_dataset(source: str) -> bool:
-    """Inputs only the dataset scanner reads: Parquet, Arrow, CSV, compressed shards, globs, dataset folders.
-
-    A plain JSON Lines file is read by the ordinary audit (a stored run with a report) unless --dataset.
+    Texts' matches are written as each text is audited; a dataset scan's once the run is stored (all of
+    its matches, earlier invocations' included).
     """
-    if source == STDIN or not looks_like_dataset(source):
-        return False
-    found = dataset_format(source) if Path(source).is_file() else None
-    return found is None or found[0] != "jsonl" or found[1] is not None
-
-
-class _ScanProgress:
-    """Progress of a dataset scan on stderr (bytes and records), its matches on stdout or in a file."""
 
     def __init__(self, *, as_json: bool, output: Path | None) -> None:
         self.as_json = as_json
         self.output = output.open("w", encoding="utf-8") if output else None
-        self.matches: list[Match] = []
-        self.failed = 0
         self.bar = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -472,10 +434,9 @@ class _ScanProgress:
             transient=True,
             disable=not err.is_terminal,
         )
-        self.task = self.bar.add_task("scanning", total=None, records=0, matches=0)
+        self.task: TaskID | None = None
 
-    def __enter__(self) -> "_ScanProgress":
-        self.bar.start()
+    def __enter__(self) -> "_AuditOutput":
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -483,8 +444,30 @@ class _ScanProgress:
         if self.output is not None:
             self.output.close()
 
+    def events(self) -> AuditEvents:
+        """The callbacks ``run_audit`` calls."""
+        return AuditEvents(
+            failure=lambda f: err.print(f"[red]failed[/] {escape(str(f))}", markup=True),
+            warning=lambda w: err.print(f"[yellow]warning:[/] {escape(w)}", markup=True),
+            matches=self.matches,
+            shard=self.shard,
+            progress=self.progress,
+        )
+
+    def matches(self, found: Sequence[Match]) -> None:
+        """Matches to write as JSON Lines (stdout with --json, and -o)."""
+        for match in found:
+            line = json.dumps(match.to_dict(), ensure_ascii=False) + "\n"
+            if self.as_json:
+                sys.stdout.write(line)
+            if self.output is not None:
+                self.output.write(line)
+
     def progress(self, counters: ScanProgress) -> None:
-        """Counters moved: bytes read of the total, records, matches."""
+        """A scan's counters moved: bytes read of the total, records, matches."""
+        if self.task is None:
+            self.bar.start()
+            self.task = self.bar.add_task("scanning", total=None, records=0, matches=0)
         self.bar.update(
             self.task,
             total=counters.bytes_total or None,
@@ -493,40 +476,55 @@ class _ScanProgress:
             matches=counters.matches,
         )
 
-    def shard(self, report: ShardReport) -> None:
-        """A shard is done (or was done before): its matches and failures."""
-        for failure in report.failures:
-            self.bar.console.print(f"[red]failed[/] {failure}", markup=True)
-        if report.error:
-            self.failed += 1
-            self.bar.console.print(f"[red]failed[/] {report.shard}: {report.error}", markup=True)
-        self.failed += report.failure_count
-        for match in report.matches:
-            self.matches.append(match)
-            line = json.dumps(match.to_dict(), ensure_ascii=False) + "\n"
-            if self.as_json:
-                sys.stdout.write(line)
-            if self.output is not None:
-                self.output.write(line)
+    def shard(self, outcome: ShardOutcome, skipped: bool) -> None:
+        """A shard is stored (or was done before): its bad records and its own failure."""
+        if skipped:
+            return
+        for failure in outcome.failures:
+            self.bar.console.print(f"[red]failed[/] {escape(str(failure))}", markup=True)
 
-    def finish(self, summary: ScanSummary, *, fail_on_match: bool) -> None:
-        """The table (unless JSON), the summary line, and the exit code."""
-        for failure in summary.unreadable:
-            err.print(f"[red]failed[/] {failure}", markup=True)
+    def finish(self, result: AuditResult, *, fail_on_match: bool) -> None:
+        """The table (unless JSON), the summary lines, and the exit code."""
+        self.bar.stop()
         if not self.as_json:
-            _print_matches(self.matches)
-        err.print(
-            f"scan {summary.scan_id}: {_plural(summary.shards, 'shard')} ({summary.skipped} done before), "
-            f"{_plural(summary.records, 'record')}, {summary.text_bytes / 1e6:.1f} MB of text "
-            f"in {summary.seconds:.1f} s, "
-            f"{_plural(summary.matches, 'match')}, {_plural(summary.failures, 'failure')}"
-            + (f" ({summary.failed} of whole shards)" if summary.failed else "")
-            + ("" if summary.complete else "; rerun to resume")
-        )
-        if summary.failures or summary.failed or summary.unreadable:
+            _print_matches(list(result.matches))
+        if result.saved is not None:
+            _print_saved(result.saved)
+        scan = result.scan
+        if scan is None:
+            texts = len({m.scanned for m in result.matches})
+            err.print(
+                f"{_plural(result.scanned, 'text')} scanned, {_plural(len(result.matches), 'match')} in "
+                f"{_plural(texts, 'text')}, {_plural(len(result.failures), 'input')} failed"
+            )
+        else:
+            for failure in scan.unreadable:
+                err.print(f"[red]failed[/] {escape(str(failure))}", markup=True)
+            err.print(_scan_line(scan, len(result.matches)))
+        if result.failures:
             raise typer.Exit(int(ExitCode.INPUT_ERROR))
-        if fail_on_match and self.matches:
+        if fail_on_match and result.matches:
             raise typer.Exit(int(ExitCode.MATCHES_FOUND))
+
+
+def _scan_line(scan: ScanSummary, run_matches: int) -> str:
+    """The summary of a scan's invocation, and of its run."""
+    run = f"run {scan.scan_id}"
+    if scan.already_finished:
+        return (
+            f"{run} was finished before: its stored result is shown ({_plural(run_matches, 'match')}); "
+            "--restart scans again as a new run"
+        )
+    head = f"{run} ({'resumed' if scan.resumed else 'new'}, {scan.engine} engine): "
+    line = (
+        head
+        + f"{_plural(scan.shards, 'shard')} ({scan.skipped} done before), "
+        + f"{_plural(scan.records, 'record')}, {scan.text_bytes / 1e6:.1f} MB of text in {scan.seconds:.1f} s, "
+        + f"{_plural(scan.matches, 'match')} this time ({run_matches} in the run), "
+        + f"{_plural(scan.failures, 'failure')}"
+        + (f" ({scan.failed} of whole shards)" if scan.failed else "")
+    )
+    return line + ("" if scan.complete else "; partial: rerun the same command to resume")
 
 
 def _print_saved(outcome: SaveOutcome) -> None:
@@ -536,65 +534,11 @@ def _print_saved(outcome: SaveOutcome) -> None:
         err.print(f"recorded as audit {outcome.audit_id} (`provenance report {outcome.audit_id}` shows it)")
         return
     err.print(
-        f"[yellow]note:[/] {outcome.reason}; audit {outcome.audit_id} was saved to {outcome.pending_file} and "
-        "goes into the index with the next recorded audit, `provenance audits` or `provenance report`",
+        f"[yellow]note:[/] {escape(outcome.reason)}; audit {outcome.audit_id} was saved to "
+        f"{escape(str(outcome.pending_file))} and goes into the index with the next recorded audit, "
+        "`provenance audits` or `provenance report`",
         markup=True,
     )
-
-
-@contextmanager
-def _jsonl_sink(path: Path | None) -> Iterator[TextIO | None]:
-    if path is None:
-        yield None
-        return
-    with path.open("w", encoding="utf-8") as handle:
-        yield handle
-
-
-class _AuditRun:
-    """What the audit command prints as it goes, and its closing summary and exit code."""
-
-    def __init__(self, *, as_json: bool) -> None:
-        self.as_json = as_json
-        self.failures: list[InputFailure] = []
-        self.matches: list[Match] = []
-        self.scanned = 0
-
-    def readable(self, items: Iterable[ScanItem | InputFailure]) -> Iterator[ScanItem]:
-        """The readable items; failures and warnings are reported on stderr as they come."""
-        for item in items:
-            if isinstance(item, InputFailure):
-                self.failures.append(item)
-                err.print(f"[red]failed[/] {item}", markup=True)
-                continue
-            for warning in item.warnings:
-                err.print(f"[yellow]warning:[/] {warning}", markup=True)
-            yield item
-
-    def record(self, found: list[Match], sink: TextIO | None) -> None:
-        """One scanned text's matches: printed as JSON at once, or kept for the table."""
-        self.scanned += 1
-        self.matches.extend(found)
-        for match in found:
-            line = json.dumps(match.to_dict(), ensure_ascii=False) + "\n"
-            if self.as_json:
-                sys.stdout.write(line)
-            if sink is not None:
-                sink.write(line)
-
-    def finish(self, *, fail_on_match: bool) -> None:
-        """Print the table (unless JSON) and the summary; exit with the documented code."""
-        if not self.as_json:
-            _print_matches(self.matches)
-        texts = len({m.scanned for m in self.matches})
-        err.print(
-            f"{_plural(self.scanned, 'text')} scanned, {_plural(len(self.matches), 'match')} in "
-            f"{_plural(texts, 'text')}, {_plural(len(self.failures), 'input')} failed"
-        )
-        if self.failures:
-            raise typer.Exit(int(ExitCode.INPUT_ERROR))
-        if fail_on_match and self.matches:
-            raise typer.Exit(int(ExitCode.MATCHES_FOUND))
 
 
 def _plural(n: int, noun: str) -> str:
@@ -724,8 +668,13 @@ def audits(
         for r in runs:
             row = {
                 "audit_id": r.audit_id,
+                "kind": r.kind,
+                "engine": r.engine,
+                "state": r.state,
+                "invocations": r.invocations,
                 "started_at": r.started_at.isoformat(),
                 "finished_at": r.finished_at.isoformat(),
+                "inputs": r.inputs,
                 "texts_scanned": r.texts_scanned,
                 "texts_matched": r.texts_matched,
                 "matches": r.matches,
@@ -738,23 +687,42 @@ def audits(
             sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
         return
     if not runs:
-        out.print(f"No audit runs in {index} yet.")
+        out.print(f"No audit runs in {escape(str(index))} yet.")
         return
-    table = Table(title=f"{_plural(len(runs), 'audit run')} in {index}")
-    table.add_column("Audit", no_wrap=True)
-    for column in ("Started (UTC)", "Seconds", "Texts", "Matched", "Matches", "Works", "Failed", "Inputs"):
-        table.add_column(column, overflow="fold")
+    if not out.is_terminal:  # a pipe: plain tab-separated rows that never wrap (or --json)
+        sys.stdout.write("audit_id\tkind\tstate\tstarted_utc\ttexts\tmatches\tworks\tfailed\tinputs\n")
+        for r in runs:
+            cells = (
+                r.audit_id,
+                r.kind,
+                "pending" if r.pending else r.state,
+                f"{r.started_at:%Y-%m-%dT%H:%M:%S}",
+                r.texts_scanned,
+                r.matches,
+            )
+            rest = (r.works_matched, r.inputs_failed, " ".join(r.arguments))
+            sys.stdout.write("\t".join(str(c) for c in (*cells, *rest)) + "\n")
+        return
+    table = Table(title=f"{_plural(len(runs), 'audit run')} in {escape(str(index))}")
+    for column in ("Audit", "Kind", "State", "Started (UTC)"):
+        table.add_column(column, no_wrap=True)
+    for column in ("Texts", "Matches", "Works", "Failed"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("Inputs", overflow="fold")
     for r in runs:
+        shown: str = "pending" if r.pending else r.state
+        if r.invocations > 1:
+            shown += f" (resumed {r.invocations - 1}x)"
         table.add_row(
-            r.audit_id + (" (pending)" if r.pending else ""),
-            f"{r.started_at:%Y-%m-%d %H:%M:%S}",
-            f"{(r.finished_at - r.started_at).total_seconds():.1f}",
+            r.audit_id,
+            r.kind if r.kind == "texts" else f"{r.kind} ({r.engine})",
+            shown,
+            f"{r.started_at:%Y-%m-%d %H:%M}",
             str(r.texts_scanned),
-            str(r.texts_matched),
             str(r.matches),
             str(r.works_matched),
             str(r.inputs_failed),
-            ", ".join(_display_path(a) for a in r.arguments),
+            escape(", ".join(_display_path(a) for a in r.arguments)),
         )
     out.print(table)
 

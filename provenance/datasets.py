@@ -565,7 +565,8 @@ def _jsonl_items(
             if row == 0 and raw.lstrip().startswith(b"["):
                 yield ShardFailure(shard.path, "a JSON array, not JSON Lines (one object per line): convert it first")
                 return
-            item = _jsonl_record(raw, where, row, extract, first=line.number == 1)
+            # named by its line number, as `provenance audit FILE.jsonl` names it (README: record ids)
+            item = _jsonl_record(raw, where, line.number, extract, first=line.number == 1)
             row += 1
             if item is not None:
                 yield item

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal
 
 from connectors import ConnectorError, Document, connector_for, connectors
 from indexes import NewWork
-from provenance.catalog import CatalogRow, catalog_rows, count_rows
+from provenance.catalog import CatalogRow, WorkLabels, catalog_rows, count_rows
 from provenance.inputs import InputFailure
 from provenance.workers import DEFAULT_POOL, Fingerprinting, FingerprintPool, Threads, cores
 
@@ -115,7 +115,9 @@ def _write(store: IndexStore, doc: Document, passages: Passages, *, row: Catalog
     return _write_many(store, [(doc, passages, row)])[0]
 
 
-def _write_many(store: IndexStore, docs: Sequence[tuple[Document, Passages, CatalogRow | None]]) -> list[AddEvent]:
+def _write_many(
+    store: IndexStore, docs: Sequence[tuple[Document, Passages, CatalogRow | WorkLabels | None]]
+) -> list[AddEvent]:
     """Write fingerprinted documents in one transaction; a text shorter than a shingle fails."""
     need = store.params.shingle_words
     events: list[AddEvent | None] = []
@@ -184,10 +186,11 @@ class _Writer:
     in the order documents went in.
     """
 
-    def __init__(self, store: IndexStore, emit: Callable[[AddEvent], None]) -> None:
+    def __init__(self, store: IndexStore, emit: Callable[[AddEvent], None], labels: WorkLabels | None = None) -> None:
         self.store = store
         self.emit = emit
-        self.pending: list[tuple[Document, Passages, CatalogRow | None]] = []
+        self.labels = labels
+        self.pending: list[tuple[Document, Passages, CatalogRow | WorkLabels | None]] = []
         self.since = self.last = time.monotonic()
 
     def add(self, doc: Document) -> None:
@@ -195,12 +198,14 @@ class _Writer:
         slow, self.last = now - self.last >= WRITE_SECONDS, now
         unchanged = _unchanged(self.store, doc)
         if unchanged is not None:
+            if self.labels is not None and unchanged.work_id is not None:  # what the creator says now applies
+                self.store.relabel(unchanged.work_id, self.labels.given())
             self.event(unchanged)
             return
         fp = self.store.fingerprinter
         if not self.pending:
             self.since = now
-        self.pending.append((doc, fp.passages(fp.tokenize(doc.text)), None))
+        self.pending.append((doc, fp.passages(fp.tokenize(doc.text)), self.labels))
         if slow or len(self.pending) >= WRITE_BATCH or time.monotonic() - self.since >= WRITE_SECONDS:
             self.flush()
 
@@ -513,12 +518,14 @@ def add_sources(
     available: Sequence[Connector] | None = None,
     refresh: bool = False,
     on_listing: Callable[[str, int], None] | None = None,
+    labels: WorkLabels | None = None,
 ) -> AddSummary:
     """Index every item of every source; a failing item is reported and the others carry on.
 
     ``available`` are the connectors to route through (default: the registry's, default options).
     Items already indexed from a network connector are skipped unless ``refresh``; ``on_listing``
-    hears how many items each source stands for, before they are fetched.
+    hears how many items each source stands for, before they are fetched. ``labels`` (creator,
+    rights holder, title, licence) are set on every work added, and on unchanged ones.
     """
     summary = AddSummary()
     available = available if available is not None else connectors()  # built once: their TLS set-up is slow
@@ -536,7 +543,7 @@ def add_sources(
             continue
         if on_listing is not None:
             on_listing(source, len(items))
-        writer = _Writer(store, emit)
+        writer = _Writer(store, emit, labels)
         for item in items:
             for got in _add_item(store, item, available, refresh=refresh):
                 if isinstance(got, AddEvent):

@@ -27,7 +27,7 @@ from connectors import sha256_hex
 from provenance.errors import ManifestError
 
 if TYPE_CHECKING:
-    from provenance.runs import AuditRun
+    from provenance.runs import AuditRun, InputRecord
 
 FORMAT = "provenance-audit-manifest"
 VERSION = 1
@@ -51,6 +51,7 @@ def manifest_for(run: AuditRun) -> dict[str, Any]:
         "format": FORMAT,
         "version": VERSION,
         "audit_id": run.audit_id,
+        **({} if run.kind == "texts" else {"kind": run.kind, "engine": run.engine, "state": run.state}),
         "started_at": run.started_at.isoformat(),
         "finished_at": run.finished_at.isoformat(),
         "tool": {"name": "provenance-audit", "version": run.tool_version},
@@ -58,20 +59,7 @@ def manifest_for(run: AuditRun) -> dict[str, Any]:
         "parameters": run.parameters,
         "index": asdict(run.index),
         "arguments": list(run.arguments),
-        "inputs": [
-            {
-                "ordinal": i.ordinal,
-                "scanned": i.scanned,
-                "kind": i.kind,
-                "record_id": i.record_id,
-                "sha256": i.sha256,
-                "source_sha256": i.source_sha256,
-                "chars": i.chars,
-                "matches": i.matches,
-                "error": i.error,
-            }
-            for i in run.inputs
-        ],
+        "inputs": [_input(i) for i in run.inputs],
         "works": [
             {
                 "work_id": w.work_id,
@@ -109,6 +97,24 @@ def manifest_for(run: AuditRun) -> dict[str, Any]:
     }
     manifest["digest"] = digest_of(manifest)
     return manifest
+
+
+def _input(i: InputRecord) -> dict[str, Any]:
+    """One input as the manifest lists it; a dataset shard also with its size, records and bad records."""
+    entry: dict[str, Any] = {
+        "ordinal": i.ordinal,
+        "scanned": i.scanned,
+        "kind": i.kind,
+        "record_id": i.record_id,
+        "sha256": i.sha256,
+        "source_sha256": i.source_sha256,
+        "chars": i.chars,
+        "matches": i.matches,
+        "error": i.error,
+    }
+    if i.kind == "shard":
+        entry.update(size=i.size, records=i.records, failures=i.failures)
+    return entry
 
 
 def manifest_text(manifest: dict[str, Any]) -> str:

@@ -27,6 +27,7 @@ from rapidfuzz.distance import Indel
 from indexes.normalize import tokenize
 from provenance.errors import OutputError
 from provenance.manifest import manifest_text
+from provenance.match import CSV_COLUMNS as MATCH_CSV_COLUMNS
 from provenance.match import format_time_range
 from provenance.runs import run_to_dict
 from provenance.version import __version__
@@ -157,6 +158,15 @@ def summarize(run: AuditRun) -> Summary:
     )
 
 
+def run_state(run: AuditRun) -> str:
+    """What kind of run it is and whether its results are complete."""
+    kind = "audit of texts" if run.kind == "texts" else f"dataset scan ({run.engine} engine, {len(run.inputs)} shards)"
+    resumed = f", resumed {run.invocations - 1}x" if run.invocations > 1 else ""
+    if run.partial:
+        return f"{kind}, {run.state}{resumed}: PARTIAL results; rerun the same command to resume"
+    return f"{kind}, finished{resumed}"
+
+
 def verify_hint(run: AuditRun) -> str:
     """The two commands that check a run's manifest."""
     name = f"{run.audit_id}.manifest.json"
@@ -265,6 +275,7 @@ def render_html(run: AuditRun) -> str:
 def _html_run_meta(run: AuditRun) -> str:
     audit = run.parameters.get("audit", {})
     rows = [
+        ("Run", run_state(run)),
         ("Started", f"{run.started_at:%Y-%m-%d %H:%M:%S} UTC"),
         ("Finished", f"{run.finished_at:%Y-%m-%d %H:%M:%S} UTC"),
         ("Tool", f"provenance {run.tool_version}"),
@@ -468,6 +479,7 @@ def render_markdown(run: AuditRun) -> str:
     lines = [
         f"# Audit report {run.audit_id}",
         "",
+        f"- Run: {_md(run_state(run))}",
         f"- Started: {run.started_at:%Y-%m-%d %H:%M:%S} UTC; finished {run.finished_at:%Y-%m-%d %H:%M:%S} UTC",
         f"- Tool: provenance {_md(run.tool_version)}",
         f"- Index: {_md(run.index.path)} ({run.index.works} works, digest `{run.index.digest}`)",
@@ -529,32 +541,8 @@ def render_markdown(run: AuditRun) -> str:
 
 # -- CSV -------------------------------------------------------------------------------------------
 
-CSV_COLUMNS = (
-    "audit_id",
-    "match_no",
-    "scanned",
-    "record_id",
-    "scanned_start",
-    "scanned_end",
-    "work_id",
-    "work_title",
-    "creator",
-    "rights_holder",
-    "work_source",
-    "work_start",
-    "work_end",
-    "work_time",
-    "link",
-    "score",
-    "estimated_similarity",
-    "containment",
-    "verbatim_words",
-    "matched_words",
-    "evidence_words",
-    "consent_status",
-    "scanned_excerpt",
-    "work_excerpt",
-)
+CSV_COLUMNS = MATCH_CSV_COLUMNS
+"""The run, the match's number, every field of ``provenance.match.MATCH_FIELDS``, the time label."""
 
 
 def _cell(value: object) -> str:
@@ -564,37 +552,18 @@ def _cell(value: object) -> str:
 
 
 def render_csv(run: AuditRun) -> str:
-    """One row per match, excerpts included."""
+    """One row per match: every match field (``CSV_COLUMNS``), excerpts included; scores to 4 places."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for n, m in enumerate(run.matches, start=1):
-        w = run.work(m.work_id)
-        values = (
-            run.audit_id,
-            n,
-            m.scanned,
-            m.record_id,
-            m.scanned_span[0],
-            m.scanned_span[1],
-            m.work_id,
-            w.title,
-            w.creator,
-            w.rights_holder,
-            w.source,
-            m.work_span[0],
-            m.work_span[1],
-            _time(m),
-            m.link,
-            f"{m.score:.4f}",
-            f"{m.estimated_similarity:.4f}",
-            f"{m.containment:.4f}",
-            m.verbatim_words,
-            m.matched_words,
-            m.evidence_words,
-            w.consent_status or NO_CONSENT,
-            m.scanned_excerpt,
-            m.work_excerpt,
+        row = m.to_row()
+        row.update(
+            audit_id=run.audit_id,
+            match_no=n,
+            consent_status=m.consent_status or NO_CONSENT,
+            work_time_label=_time(m),
+            **{k: f"{row[k]:.4f}" for k in ("score", "estimated_similarity", "containment")},
         )
-        writer.writerow([_cell(v) for v in values])
+        writer.writerow([_cell(row[c]) for c in CSV_COLUMNS])
     return buffer.getvalue()

@@ -22,10 +22,12 @@ migrations only add tables, columns and views), so audits keep working on indexe
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import platform
 import secrets
-import time
+import socket
 import unicodedata
 from collections import deque
 from dataclasses import asdict, dataclass, field
@@ -41,7 +43,7 @@ from indexes.store import first_row
 from provenance.errors import AuditNotFoundError, OutputError
 from provenance.inputs import STDIN, InputFailure, ScanItem
 from provenance.manifest import manifest_for
-from provenance.match import MATCH_COLUMNS, Match, stored_match
+from provenance.match import STORED_FIELDS, Match, WorkRights, arrow_schema, from_row
 from provenance.version import __version__
 
 if TYPE_CHECKING:
@@ -50,12 +52,15 @@ if TYPE_CHECKING:
     import duckdb
 
     from provenance.audit import AuditOptions
+    from provenance.datasets import Shard
     from provenance.inputs import InputOptions
 
 RECORD_WAIT_S = 10.0
 OPEN_WAIT_S = 10.0
 PENDING_SUFFIX = ".pending"
-InputKind = Literal["file", "stdin", "record", "url", "unread"]
+InputKind = Literal["file", "stdin", "record", "url", "unread", "shard"]
+RunKind = Literal["texts", "dataset"]
+RunState = Literal["running", "interrupted", "finished"]
 _LIBRARIES = ("duckdb", "numpy", "rapidfuzz", "regex", "datasketch")
 
 
@@ -63,8 +68,10 @@ _LIBRARIES = ("duckdb", "numpy", "rapidfuzz", "regex", "datasketch")
 class InputRecord:
     """One scanned input as the run saw it; ``error`` is set (and ``sha256`` is None) if it was unreadable.
 
-    ``sha256`` is of the bytes read: the file, stdin, or a JSON Lines record's line; ``source_sha256``
-    of the whole JSON Lines file (or stdin) a record came from.
+    ``sha256`` is of the bytes read: the file, stdin, a JSON Lines record's line, or a dataset shard's
+    file; ``source_sha256`` of the whole JSON Lines file (or stdin) a record came from. For a shard,
+    ``size`` is its file size, ``records`` the records read, ``failures`` the bad records (and the
+    shard's own error), ``chars`` the bytes of text audited; ``sha256`` is None until it is scanned.
     """
 
     ordinal: int
@@ -76,6 +83,9 @@ class InputRecord:
     chars: int | None = None
     matches: int = 0
     error: str | None = None
+    size: int | None = None
+    records: int | None = None
+    failures: int = 0
 
 
 @dataclass(frozen=True)
@@ -100,6 +110,23 @@ class WorkSnapshot:
     rights_holder: str | None = None
     org_id: str | None = None
     licence: str | None = None
+    consent_declared: str | None = (
+        None  # what the rights holder declared (catalog): granted, reserved, not_reserved, unknown
+    )
+    consent_declared_source: str | None = None  # where it was declared, e.g. "catalog works.csv:12"
+
+    def rights(self) -> WorkRights:
+        """What every match of this work says of its rights and consent."""
+        return WorkRights(
+            creator=self.creator,
+            rights_holder=self.rights_holder,
+            org_id=self.org_id,
+            licence=self.licence,
+            consent_declared=self.consent_declared,
+            consent_declared_source=self.consent_declared_source,
+            consent_status=self.consent_status,
+            consent_summary=self.consent_summary,
+        )
 
 
 @dataclass(frozen=True)
@@ -116,7 +143,13 @@ class IndexSnapshot:
 
 @dataclass(frozen=True)
 class AuditRun:
-    """One recorded audit. ``manifest`` is the JSON manifest (with its digest) written when it ran."""
+    """One recorded run: an audit of texts, or a dataset scan (its inputs are the shards).
+
+    ``manifest`` is the JSON manifest (with its digest) written when it ran, or when a scan's latest
+    invocation ended. ``state`` is ``finished``, or for a scan ``running``/``interrupted`` (partial:
+    rerunning the same command resumes it; ``invocations`` counts how often it was started).
+    ``run_key`` is what makes two runs the same (inputs, options, index state).
+    """
 
     audit_id: str
     started_at: datetime
@@ -130,6 +163,11 @@ class AuditRun:
     works: tuple[WorkSnapshot, ...]
     matches: tuple[Match, ...]
     manifest: dict[str, Any] = field(default_factory=dict)
+    kind: RunKind = "texts"
+    engine: str = "local"
+    state: RunState = "finished"
+    invocations: int = 1
+    run_key: str = ""
 
     @property
     def manifest_sha256(self) -> str:
@@ -138,7 +176,9 @@ class AuditRun:
 
     @property
     def texts_scanned(self) -> int:
-        """Inputs that were read and audited."""
+        """Inputs (texts, or a scan's records) that were read and audited."""
+        if self.kind == "dataset":
+            return sum(i.records or 0 for i in self.inputs)
         return sum(1 for i in self.inputs if i.error is None)
 
     @property
@@ -148,8 +188,15 @@ class AuditRun:
 
     @property
     def inputs_failed(self) -> int:
-        """Inputs that could not be read."""
+        """Inputs that could not be read (for a scan: bad records, and shards that failed whole)."""
+        if self.kind == "dataset":
+            return sum(i.failures for i in self.inputs)
         return sum(1 for i in self.inputs if i.error is not None)
+
+    @property
+    def partial(self) -> bool:
+        """Whether the run is unfinished (a scan interrupted, or still running): its results are partial."""
+        return self.state != "finished"
 
     def work(self, work_id: int) -> WorkSnapshot:
         """The snapshot of a matched work."""
@@ -174,6 +221,11 @@ class RunSummary:
     arguments: tuple[str, ...]
     manifest_sha256: str
     pending: bool = False
+    kind: RunKind = "texts"
+    engine: str = "local"
+    state: RunState = "finished"
+    invocations: int = 1
+    inputs: int = 0
 
 
 @dataclass(frozen=True)
@@ -232,16 +284,7 @@ class RunRecorder:
         self.started_at = datetime.now(timezone.utc)
         self.audit_id = new_audit_id(self.started_at)
         self.tool_version = tool_version
-        state = store.state()
-        max_id = first_row(store.con.execute("SELECT coalesce(max(work_id), 0) FROM works"))
-        self.index = IndexSnapshot(
-            path=str(Path(store.path).resolve()),
-            works=state.works,
-            passages=state.passages,
-            digest=state.digest,
-            schema_version=state.schema_version,
-            max_work_id=int(max_id[0]) if max_id else 0,
-        )
+        self.index = index_snapshot(store)
         self.parameters = {
             "audit": asdict(options),
             "inputs": asdict(input_options),
@@ -298,8 +341,35 @@ class RunRecorder:
             inputs=tuple(self._inputs),
             works=tuple(_snapshot(store, work_id) for work_id in work_ids),
             matches=tuple(self._matches),
+            run_key=run_key(
+                {"inputs": [(i.scanned, i.sha256, i.error) for i in self._inputs], "parameters": self.parameters},
+                self.index.digest,
+            ),
         )
         return AuditRun(**{**_fields(run), "manifest": manifest_for(run)})
+
+
+def index_snapshot(store: IndexStore) -> IndexSnapshot:
+    """What a run records of the index it runs against."""
+    state = store.state()
+    max_id = first_row(store.con.execute("SELECT coalesce(max(work_id), 0) FROM works"))
+    return IndexSnapshot(
+        path=str(Path(store.path).resolve()),
+        works=state.works,
+        passages=state.passages,
+        digest=state.digest,
+        schema_version=state.schema_version,
+        max_work_id=int(max_id[0]) if max_id else 0,
+    )
+
+
+def run_key(what: dict[str, Any], index_digest: str) -> str:
+    """What makes two runs the same: their inputs and options (``what``) and the index's state.
+
+    Options that change speed, not results (the lookup engine, batch sizes, workers) must be left out.
+    """
+    body = json.dumps({"what": what, "index": index_digest}, sort_keys=True, default=str)
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
 def _argument(arg: str) -> str:
@@ -338,6 +408,8 @@ def _snapshot(store: IndexStore, work_id: int) -> WorkSnapshot:
         rights_holder=record.rights_holder,
         org_id=record.org_id,
         licence=record.licence,
+        consent_declared=record.consent_declared,
+        consent_declared_source=record.consent_declared_source,
     )
 
 
@@ -355,30 +427,17 @@ def open_index(
 
     Read-only opens of an older schema upgrade it first (one read-write open, when the lock is free).
     """
-    deadline = time.monotonic() + (OPEN_WAIT_S if wait_s is None else wait_s)
-    delay = 0.05
-    while True:
-        try:
-            return _open_upgrading(path, read_only=read_only, tool_version=tool_version)
-        except IndexInUseError:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise
-            time.sleep(min(delay, left))
-            delay = min(delay * 2, 0.5)
-
-
-def _open_upgrading(path: str | Path, *, read_only: bool, tool_version: str) -> IndexStore:
+    wait = OPEN_WAIT_S if wait_s is None else wait_s
     try:
-        return IndexStore.open(path, read_only=read_only, tool_version=tool_version)
+        return IndexStore.open(path, read_only=read_only, tool_version=tool_version, wait_s=wait)
     except IndexVersionError as older:
         if not read_only:
             raise
         try:  # migrates an older schema; a newer one raises its own error here
-            IndexStore.open(path, tool_version=tool_version).close()
+            IndexStore.open(path, tool_version=tool_version, wait_s=wait).close()
         except IndexInUseError:
             raise older from None
-        return IndexStore.open(path, read_only=True, tool_version=tool_version)
+        return IndexStore.open(path, read_only=True, tool_version=tool_version, wait_s=wait)
 
 
 # -- saving --------------------------------------------------------------------------------------
@@ -451,33 +510,11 @@ def sync_pending(index_path: str | Path) -> int:
 
 
 def insert_run(con: duckdb.DuckDBPyConnection, run: AuditRun) -> None:
-    """Insert a run with its inputs, matched works and matches, in one transaction."""
+    """Insert a whole run with its inputs, matched works and matches, in one transaction."""
     con.begin()
     try:
-        con.execute(
-            "INSERT INTO audits VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                run.audit_id,
-                run.started_at,
-                run.finished_at,
-                run.tool_version,
-                run.index.works,
-                run.index.passages,
-                run.index.digest,
-                run.index.schema_version,
-                json.dumps({"values": run.parameters, "index": asdict(run.index), "versions": run.versions}),
-                json.dumps(list(run.arguments), ensure_ascii=False),
-                run.texts_scanned,
-                run.texts_matched,
-                run.inputs_failed,
-                len(run.matches),
-                len(run.works),
-                run.manifest_sha256,
-                json.dumps(run.manifest, ensure_ascii=False, sort_keys=True),
-                datetime.now(timezone.utc),
-            ],
-        )
-        _insert_rows(con, "audit_inputs", [{"audit_id": run.audit_id, **asdict(i)} for i in run.inputs], _INPUT_TYPES)
+        _insert_audit_row(con, run)
+        _insert_rows(con, "audit_inputs", [_input_row(run.audit_id, i) for i in run.inputs], _INPUT_TYPES)
         _insert_rows(con, "audit_works", [_work_row(run.audit_id, w) for w in run.works], _WORK_TYPES)
         _insert_rows(
             con,
@@ -491,6 +528,41 @@ def insert_run(con: duckdb.DuckDBPyConnection, run: AuditRun) -> None:
         raise
 
 
+def _insert_audit_row(con: duckdb.DuckDBPyConnection, run: AuditRun, *, owner: str | None = None) -> None:
+    con.execute(
+        "INSERT INTO audits (audit_id, started_at, finished_at, tool_version, index_works, index_passages, "
+        "index_digest, index_schema, parameters, arguments, texts_scanned, texts_matched, inputs_failed, n_matches, "
+        "works_matched, manifest_sha256, manifest, recorded_at, kind, engine, state, run_key, invocations, owner) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            run.audit_id,
+            run.started_at,
+            run.finished_at,
+            run.tool_version,
+            run.index.works,
+            run.index.passages,
+            run.index.digest,
+            run.index.schema_version,
+            json.dumps({"values": run.parameters, "index": asdict(run.index), "versions": run.versions}),
+            json.dumps(list(run.arguments), ensure_ascii=False),
+            run.texts_scanned,
+            run.texts_matched,
+            run.inputs_failed,
+            len(run.matches),
+            len(run.works),
+            run.manifest_sha256,
+            json.dumps(run.manifest, ensure_ascii=False, sort_keys=True),
+            datetime.now(timezone.utc),
+            run.kind,
+            run.engine,
+            run.state,
+            run.run_key or run.audit_id,
+            run.invocations,
+            owner,
+        ],
+    )
+
+
 _INPUT_TYPES = {
     "audit_id": pa.string(),
     "ordinal": pa.int32(),
@@ -502,6 +574,9 @@ _INPUT_TYPES = {
     "chars": pa.int64(),
     "matches": pa.int32(),
     "error": pa.string(),
+    "size": pa.int64(),
+    "records": pa.int64(),
+    "failures": pa.int64(),
 }
 _WORK_TYPES = {
     "audit_id": pa.string(),
@@ -519,30 +594,21 @@ _WORK_TYPES = {
     "rights_holder": pa.string(),
     "org_id": pa.string(),
     "licence": pa.string(),
+    "consent_declared": pa.string(),
+    "consent_declared_source": pa.string(),
 }
+# A stored match row: the run, its number, the match's own fields (``provenance.match``), the shard.
 _MATCH_TYPES = {
     "audit_id": pa.string(),
     "match_no": pa.int32(),
-    "work_id": pa.int64(),
-    "scanned": pa.string(),
-    "record_id": pa.string(),
-    "score": pa.float64(),
-    "estimated_similarity": pa.float64(),
-    "containment": pa.float64(),
-    "verbatim_words": pa.int32(),
-    "matched_words": pa.int32(),
-    "evidence_words": pa.int32(),
-    "scanned_start": pa.int64(),
-    "scanned_end": pa.int64(),
-    "work_start": pa.int64(),
-    "work_end": pa.int64(),
-    "work_time_start": pa.float64(),
-    "work_time_end": pa.float64(),
-    "link": pa.string(),
-    "scanned_excerpt": pa.string(),
-    "work_excerpt": pa.string(),
+    **{f.name: f.type for f in arrow_schema(origin="match")},
+    "shard": pa.string(),
 }
 _COLUMN_NAMES = {"matches": "n_matches"}  # value names that differ from the audit_inputs column names
+
+
+def _input_row(audit_id: str, i: InputRecord) -> dict[str, Any]:
+    return {"audit_id": audit_id, **asdict(i)}
 
 
 def _work_row(audit_id: str, w: WorkSnapshot) -> dict[str, Any]:
@@ -552,29 +618,9 @@ def _work_row(audit_id: str, w: WorkSnapshot) -> dict[str, Any]:
     return row
 
 
-def _match_row(audit_id: str, number: int, m: Match) -> dict[str, Any]:
-    return {
-        "audit_id": audit_id,
-        "match_no": number,
-        "work_id": m.work_id,
-        "scanned": m.scanned,
-        "record_id": m.record_id,
-        "score": m.score,
-        "estimated_similarity": m.estimated_similarity,
-        "containment": m.containment,
-        "verbatim_words": m.verbatim_words,
-        "matched_words": m.matched_words,
-        "evidence_words": m.evidence_words,
-        "scanned_start": m.scanned_span[0],
-        "scanned_end": m.scanned_span[1],
-        "work_start": m.work_span[0],
-        "work_end": m.work_span[1],
-        "work_time_start": None if m.work_time is None else m.work_time[0],
-        "work_time_end": None if m.work_time is None else m.work_time[1],
-        "link": m.link,
-        "scanned_excerpt": m.scanned_excerpt,
-        "work_excerpt": m.work_excerpt,
-    }
+def _match_row(audit_id: str, number: int, m: Match, shard: str | None = None) -> dict[str, Any]:
+    row = m.to_row()
+    return {"audit_id": audit_id, "match_no": number, **{f.name: row[f.name] for f in STORED_FIELDS}, "shard": shard}
 
 
 def _insert_rows(
@@ -593,14 +639,229 @@ def _insert_rows(
         con.unregister("_run_rows")
 
 
+# -- runs written as they go: dataset scans --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShardOutcome:
+    """One shard's result, as every engine returns it and a scan stores it (see ``provenance.engines``).
+
+    ``status`` is ``done`` or ``failed`` (the shard could not be read to the end: ``error`` says why);
+    ``failures`` are the bad records kept (at most ``MAX_FAILURES_KEPT``), ``failure_count`` all of them.
+    """
+
+    shard: Shard
+    status: Literal["done", "failed"]
+    records: int = 0
+    failures: tuple[InputFailure, ...] = ()
+    failure_count: int = 0
+    empty: int = 0
+    matches: tuple[Match, ...] = ()
+    text_bytes: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class OpenedScan:
+    """A scan run as ``open_scan_run`` found or made it: its id, and the shards already done and unchanged."""
+
+    audit_id: str
+    resumed: bool
+    done: frozenset[str]
+    finished: bool
+
+
+def open_scan_run(
+    store: IndexStore,
+    *,
+    key: str,
+    shards: Sequence[Shard],
+    parameters: dict[str, Any],
+    arguments: Sequence[str],
+    engine: str,
+    restart: bool = False,
+    tool_version: str = __version__,
+) -> OpenedScan:
+    """The latest run of the scan ``key`` (resumed: one more invocation), or a new one (also with ``restart``).
+
+    A new run lists every shard as an input at once (``sha256`` filled in as each is scanned), so the
+    run's inputs are known even if it is interrupted. A finished run whose shards are all done and
+    unchanged is returned as it is (``finished``): nothing to scan.
+    """
+    con = store.con
+    found = (
+        None
+        if restart
+        else first_row(
+            con.execute(
+                "SELECT audit_id, state FROM audits WHERE run_key = ? AND kind = 'dataset' "
+                "ORDER BY started_at DESC, audit_id DESC LIMIT 1",
+                [key],
+            )
+        )
+    )
+    owner = f"{socket.gethostname()}:{os.getpid()}"
+    if found is not None:
+        audit_id = str(found[0])
+        planned = {s.path: (s.size, s.mtime_ns) for s in shards}
+        done = frozenset(
+            str(r[0])
+            for r in con.execute(
+                "SELECT shard, size, mtime_ns FROM scan_shards WHERE scan_id = ? AND status = 'done'", [audit_id]
+            ).fetchall()
+            if planned.get(str(r[0])) == (int(r[1]), int(r[2]))
+        )
+        finished = found[1] == "finished" and all(s.path in done for s in shards)
+        if not finished:
+            con.execute(
+                "UPDATE audits SET state = 'running', invocations = invocations + 1, owner = ? WHERE audit_id = ?",
+                [owner, audit_id],
+            )
+        return OpenedScan(audit_id, resumed=True, done=done, finished=finished)
+    started = datetime.now(timezone.utc)
+    run = AuditRun(
+        audit_id=new_audit_id(started),
+        started_at=started,
+        finished_at=started,
+        tool_version=tool_version,
+        index=index_snapshot(store),
+        parameters=parameters,
+        versions=library_versions(),
+        arguments=tuple(_argument(a) for a in arguments),
+        inputs=tuple(
+            InputRecord(n, s.path, "shard", size=s.size) for n, s in enumerate(sorted(shards, key=lambda s: s.path))
+        ),
+        works=(),
+        matches=(),
+        kind="dataset",
+        engine=engine,
+        state="running",
+        run_key=key,
+    )
+    with store.transaction() as tx:
+        _insert_audit_row(tx, run, owner=owner)
+        _insert_rows(tx, "audit_inputs", [_input_row(run.audit_id, i) for i in run.inputs], _INPUT_TYPES)
+    return OpenedScan(run.audit_id, resumed=False, done=frozenset(), finished=False)
+
+
+def store_shard(store: IndexStore, audit_id: str, outcome: ShardOutcome) -> None:
+    """Write one shard's matches, bad records, status and input row in one transaction (replacing an earlier try)."""
+    shard = outcome.shard.path
+    with store.transaction() as con:
+        for table in ("scan_failures", "scan_shards"):
+            con.execute(f"DELETE FROM {table} WHERE scan_id = ? AND shard = ?", [audit_id, shard])
+        con.execute("DELETE FROM matches WHERE audit_id = ? AND shard = ?", [audit_id, shard])
+        known = {
+            int(r[0]) for r in con.execute("SELECT work_id FROM audit_works WHERE audit_id = ?", [audit_id]).fetchall()
+        }
+        new_works = sorted({m.work_id for m in outcome.matches} - known)
+        _insert_rows(con, "audit_works", [_work_row(audit_id, _snapshot(store, w)) for w in new_works], _WORK_TYPES)
+        last = first_row(con.execute("SELECT coalesce(max(match_no), 0) FROM matches WHERE audit_id = ?", [audit_id]))
+        start = int(last[0]) + 1 if last else 1
+        rows = [_match_row(audit_id, start + n, m, shard) for n, m in enumerate(outcome.matches)]
+        _insert_rows(con, "matches", rows, _MATCH_TYPES)
+        if outcome.failures:
+            con.executemany(
+                "INSERT INTO scan_failures VALUES (?, ?, ?, ?)",
+                [(audit_id, shard, f.source, f.reason) for f in outcome.failures],
+            )
+        con.execute(
+            "INSERT INTO scan_shards (scan_id, shard, size, mtime_ns, status, records, failures, empty, matches, "
+            "text_bytes, seconds, error, finished_at, sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                audit_id,
+                shard,
+                outcome.shard.size,
+                outcome.shard.mtime_ns,
+                outcome.status,
+                outcome.records,
+                outcome.failure_count,
+                outcome.empty,
+                len(outcome.matches),
+                outcome.text_bytes,
+                outcome.seconds,
+                outcome.error,
+                datetime.now(timezone.utc),
+                outcome.sha256,
+            ],
+        )
+        con.execute(
+            "UPDATE audit_inputs SET sha256 = ?, size = ?, records = ?, failures = ?, n_matches = ?, chars = ?, "
+            "error = ? WHERE audit_id = ? AND scanned = ?",
+            [
+                outcome.sha256,
+                outcome.shard.size,
+                outcome.records,
+                outcome.failure_count,
+                len(outcome.matches),
+                outcome.text_bytes,
+                outcome.error,
+                audit_id,
+                shard,
+            ],
+        )
+
+
+def finish_scan_run(store: IndexStore, audit_id: str, *, interrupted: bool = False) -> AuditRun:
+    """Close an invocation of a scan run: its counts, state (finished once every shard is done) and manifest."""
+    con = store.con
+    pending = first_row(
+        con.execute(
+            "SELECT count(*) FROM audit_inputs i WHERE i.audit_id = ? AND NOT EXISTS (SELECT 1 FROM scan_shards s "
+            "WHERE s.scan_id = i.audit_id AND s.shard = i.scanned AND s.status = 'done')",
+            [audit_id],
+        )
+    )
+    complete = pending is not None and int(pending[0]) == 0 and not interrupted
+    state: RunState = "finished" if complete else "interrupted"
+    with store.transaction() as tx:
+        tx.execute(
+            "UPDATE audits SET finished_at = ?, state = ?, owner = NULL, "
+            "texts_scanned = (SELECT coalesce(sum(records), 0) FROM audit_inputs WHERE audit_id = ?), "
+            "inputs_failed = (SELECT coalesce(sum(failures), 0) FROM audit_inputs WHERE audit_id = ?), "
+            "texts_matched = (SELECT count(DISTINCT scanned) FROM matches WHERE audit_id = ?), "
+            "n_matches = (SELECT count(*) FROM matches WHERE audit_id = ?), "
+            "works_matched = (SELECT count(*) FROM audit_works WHERE audit_id = ?) WHERE audit_id = ?",
+            [datetime.now(timezone.utc), state, *([audit_id] * 6)],
+        )
+    run = load_run(store, audit_id)
+    manifest = manifest_for(run)
+    con.execute(
+        "UPDATE audits SET manifest = ?, manifest_sha256 = ? WHERE audit_id = ?",
+        [
+            json.dumps(manifest, ensure_ascii=False, sort_keys=True),
+            str(manifest["digest"]).removeprefix("sha256:"),
+            audit_id,
+        ],
+    )
+    return AuditRun(**{**_fields(run), "manifest": manifest})
+
+
+def run_matches(store: IndexStore, audit_id: str) -> Iterator[Match]:
+    """A stored run's matches in order, with their works' rights as the run saw them (streamed)."""
+    works = {w.work_id: w for w in _load_works(store.con, audit_id)}
+    yield from _load_matches(store.con, audit_id, works)
+
+
+def failed_shards(store: IndexStore, audit_id: str) -> list[tuple[str, str]]:
+    """``(shard, error)`` of a scan run's shards that failed whole."""
+    rows = store.con.execute(
+        "SELECT shard, error FROM scan_shards WHERE scan_id = ? AND status = 'failed' ORDER BY shard", [audit_id]
+    ).fetchall()
+    return [(str(r[0]), str(r[1] or "")) for r in rows]
+
+
 # -- reading -------------------------------------------------------------------------------------
 
 
 def list_runs(store: IndexStore) -> list[RunSummary]:
     """Every recorded run and every pending one, newest first."""
     rows = store.con.execute(
-        "SELECT audit_id, started_at, finished_at, texts_scanned, texts_matched, n_matches, works_matched, "
-        "inputs_failed, arguments, manifest_sha256 FROM audits"
+        "SELECT a.audit_id, a.started_at, a.finished_at, a.texts_scanned, a.texts_matched, a.n_matches, "
+        "a.works_matched, a.inputs_failed, a.arguments, a.manifest_sha256, a.kind, a.engine, a.state, "
+        "a.invocations, a.owner, (SELECT count(*) FROM audit_inputs i WHERE i.audit_id = a.audit_id) FROM audits a"
     ).fetchall()
     runs = [
         RunSummary(
@@ -614,12 +875,33 @@ def list_runs(store: IndexStore) -> list[RunSummary]:
             inputs_failed=int(r[7]),
             arguments=tuple(json.loads(r[8])),
             manifest_sha256=r[9],
+            kind=r[10],
+            engine=r[11],
+            state=_state(r[12], r[14]),
+            invocations=int(r[13]),
+            inputs=int(r[15]),
         )
         for r in rows
     ]
     recorded = {r.audit_id for r in runs}
     runs.extend(_summary_of_pending(run) for run in _pending_runs(store.path) if run.audit_id not in recorded)
     return sorted(runs, key=lambda r: (r.started_at, r.audit_id), reverse=True)
+
+
+def _state(stored: str, owner: str | None) -> RunState:
+    """A run's state; ``running`` is believed only while its process lives (a killed scan is interrupted)."""
+    if stored != "running":
+        return "finished" if stored == "finished" else "interrupted"
+    host, _, pid = (owner or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return "running"  # another machine's process: nothing here can tell
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return "interrupted"
+    except PermissionError:
+        return "running"
+    return "running"
 
 
 def _summary_of_pending(run: AuditRun) -> RunSummary:
@@ -635,6 +917,11 @@ def _summary_of_pending(run: AuditRun) -> RunSummary:
         arguments=run.arguments,
         manifest_sha256=run.manifest_sha256,
         pending=True,
+        kind=run.kind,
+        engine=run.engine,
+        state=run.state,
+        invocations=run.invocations,
+        inputs=len(run.inputs),
     )
 
 
@@ -668,8 +955,8 @@ def load_run(store: IndexStore, audit_id: str | None = None) -> AuditRun:
     wanted = resolve_audit_id(store, audit_id)
     row = first_row(
         store.con.execute(
-            "SELECT started_at, finished_at, tool_version, parameters, arguments, manifest "
-            "FROM audits WHERE audit_id = ?",
+            "SELECT started_at, finished_at, tool_version, parameters, arguments, manifest, kind, engine, state, "
+            "invocations, run_key, owner FROM audits WHERE audit_id = ?",
             [wanted],
         )
     )
@@ -694,13 +981,18 @@ def load_run(store: IndexStore, audit_id: str | None = None) -> AuditRun:
         works=works,
         matches=tuple(_load_matches(store.con, wanted, by_id)),
         manifest=json.loads(row[5]),
+        kind=row[6],
+        engine=row[7],
+        state=_state(row[8], row[11]),
+        invocations=int(row[9]),
+        run_key=row[10] or wanted,
     )
 
 
 def _load_inputs(con: duckdb.DuckDBPyConnection, audit_id: str) -> Iterator[InputRecord]:
     rows = con.execute(
-        "SELECT ordinal, scanned, kind, sha256, source_sha256, record_id, chars, n_matches, error "
-        "FROM audit_inputs WHERE audit_id = ? ORDER BY ordinal",
+        "SELECT ordinal, scanned, kind, sha256, source_sha256, record_id, chars, n_matches, error, size, records, "
+        "failures FROM audit_inputs WHERE audit_id = ? ORDER BY ordinal",
         [audit_id],
     ).fetchall()
     for r in rows:
@@ -714,14 +1006,17 @@ def _load_inputs(con: duckdb.DuckDBPyConnection, audit_id: str) -> Iterator[Inpu
             chars=None if r[6] is None else int(r[6]),
             matches=int(r[7]),
             error=r[8],
+            size=None if r[9] is None else int(r[9]),
+            records=None if r[10] is None else int(r[10]),
+            failures=int(r[11] or 0),
         )
 
 
 def _load_works(con: duckdb.DuckDBPyConnection, audit_id: str) -> Iterator[WorkSnapshot]:
     rows = con.execute(
         "SELECT work_id, source, title, creator, kind, content_sha256, text_sha256, retrieved_at, consent_status, "
-        "consent_summary, consent_snapshot, rights_holder, org_id, licence FROM audit_works "
-        "WHERE audit_id = ? ORDER BY work_id",
+        "consent_summary, consent_snapshot, rights_holder, org_id, licence, consent_declared, consent_declared_source "
+        "FROM audit_works WHERE audit_id = ? ORDER BY work_id",
         [audit_id],
     ).fetchall()
     for r in rows:
@@ -740,23 +1035,20 @@ def _load_works(con: duckdb.DuckDBPyConnection, audit_id: str) -> Iterator[WorkS
             rights_holder=r[11],
             org_id=r[12],
             licence=r[13],
+            consent_declared=r[14],
+            consent_declared_source=r[15],
         )
 
 
 def _load_matches(con: duckdb.DuckDBPyConnection, audit_id: str, works: dict[int, WorkSnapshot]) -> Iterator[Match]:
-    rows = con.execute(
-        f"SELECT work_id, {MATCH_COLUMNS} FROM matches WHERE audit_id = ? ORDER BY match_no", [audit_id]
-    ).fetchall()
-    for r in rows:
-        work = works[int(r[0])]
-        yield stored_match(
-            r[1:],
-            work_id=work.work_id,
-            source=work.source,
-            title=work.title,
-            kind=work.kind,
-            consent=(work.consent_status, work.consent_summary),
-        )
+    names = [f.name for f in STORED_FIELDS]
+    cursor = con.execute(f"SELECT {', '.join(names)} FROM matches WHERE audit_id = ? ORDER BY match_no", [audit_id])
+    while batch := cursor.fetchmany(4096):
+        for values in batch:
+            row = dict(zip(names, values, strict=True))
+            work = works[int(row["work_id"])]
+            row.update(source=work.source, title=work.title, kind=work.kind)
+            yield from_row(row).with_rights(work.rights())
 
 
 # -- JSON form (pending files and `report --format json`) ----------------------------------------
@@ -768,6 +1060,11 @@ def run_to_dict(run: AuditRun) -> dict[str, Any]:
         "format": "provenance-audit-run",
         "version": 1,
         "audit_id": run.audit_id,
+        "kind": run.kind,
+        "engine": run.engine,
+        "state": run.state,
+        "invocations": run.invocations,
+        "run_key": run.run_key,
         "started_at": run.started_at.isoformat(),
         "finished_at": run.finished_at.isoformat(),
         "tool_version": run.tool_version,
@@ -784,18 +1081,9 @@ def run_to_dict(run: AuditRun) -> dict[str, Any]:
         },
         "inputs": [asdict(i) for i in run.inputs],
         "works": [{**asdict(w), "retrieved_at": w.retrieved_at.isoformat()} for w in run.works],
-        "matches": [_match_json(m) for m in run.matches],
+        "matches": [m.to_row() for m in run.matches],
         "manifest": run.manifest,
     }
-
-
-def _match_json(m: Match) -> dict[str, Any]:
-    """A match in full precision (``Match.to_dict`` rounds scores for display)."""
-    out = asdict(m)
-    out["scanned_span"] = list(m.scanned_span)
-    out["work_span"] = list(m.work_span)
-    out["work_time"] = None if m.work_time is None else list(m.work_time)
-    return out
 
 
 def run_from_dict(data: dict[str, Any]) -> AuditRun:
@@ -803,13 +1091,6 @@ def run_from_dict(data: dict[str, Any]) -> AuditRun:
     if data.get("format") != "provenance-audit-run":
         msg = "not a provenance audit run"
         raise ValueError(msg)
-    matches = []
-    for m in data["matches"]:
-        values = dict(m)
-        values["scanned_span"] = tuple(m["scanned_span"])
-        values["work_span"] = tuple(m["work_span"])
-        values["work_time"] = None if m["work_time"] is None else tuple(m["work_time"])
-        matches.append(Match(**values))
     return AuditRun(
         audit_id=data["audit_id"],
         started_at=datetime.fromisoformat(data["started_at"]),
@@ -823,6 +1104,11 @@ def run_from_dict(data: dict[str, Any]) -> AuditRun:
         works=tuple(
             WorkSnapshot(**{**w, "retrieved_at": datetime.fromisoformat(w["retrieved_at"])}) for w in data["works"]
         ),
-        matches=tuple(matches),
+        matches=tuple(from_row(m) for m in data["matches"]),
         manifest=data["manifest"],
+        kind=data.get("kind", "texts"),
+        engine=data.get("engine", "local"),
+        state=data.get("state", "finished"),
+        invocations=int(data.get("invocations", 1)),
+        run_key=data.get("run_key", ""),
     )

@@ -79,8 +79,7 @@ from provenance.datasets import (
     read_lines,
 )
 from provenance.inputs import InputFailure, ScanItem
-from provenance.match import Match, format_time_range
-from provenance.scan import MAX_FAILURES_KEPT, ScanSummary, ShardReport, import_matches
+from provenance.match import Match, WorkRights, arrow_schema, from_row
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -113,32 +112,10 @@ _CACHE_WORKS = 64
 _BATCH_ROWS = 1024
 _BATCH_TEXT = 32 << 20
 # Changes when markers written by earlier versions must not be trusted.
-MARKER_VERSION = 1
+MARKER_VERSION = 2  # 2: match rows are provenance.match's flat rows
 
-_MATCH_FIELDS = [
-    ("work_id", pa.int64()),
-    ("source", pa.string()),
-    ("title", pa.string()),
-    ("kind", pa.string()),
-    ("scanned", pa.string()),
-    ("record_id", pa.string()),
-    ("score", pa.float64()),
-    ("similarity", pa.float64()),
-    ("estimated_similarity", pa.float64()),
-    ("containment", pa.float64()),
-    ("verbatim_words", pa.int64()),
-    ("matched_words", pa.int64()),
-    ("evidence_words", pa.int64()),
-    ("scanned_span", pa.list_(pa.int64())),
-    ("work_span", pa.list_(pa.int64())),
-    ("scanned_excerpt", pa.string()),
-    ("work_excerpt", pa.string()),
-    ("link", pa.string()),
-    ("consent_status", pa.string()),
-    ("consent_summary", pa.string()),
-    ("work_time", pa.list_(pa.float64())),
-    ("work_time_label", pa.string()),
-]
+# A match row is the flat row of ``provenance.match`` (its one field table).
+_MATCH_FIELDS = [(f.name, f.type) for f in arrow_schema()]
 # A failure's place and reason, and a task's counters (``ReadProgress``), on record and result rows.
 _REPORT_FIELDS = [
     ("location", pa.string()),
@@ -159,7 +136,7 @@ _ARROW_RECORD_SCHEMA = pa.schema(
         *_REPORT_FIELDS,
     ]
 )
-# Records of a group of shards are told apart by their shard's key (``ShardOutcome.key``).
+# Records of a group of shards are told apart by their shard's key (``SparkShard.key``).
 _ARROW_PROBE_SCHEMA = pa.schema(
     [("shard_key", pa.string()), ("record", pa.int64()), ("kind", pa.int8()), ("key", pa.int64())]
 )
@@ -185,7 +162,13 @@ _ARROW_MARKER_SCHEMA = pa.schema(
 
 def _ddl(schema: pa.Schema) -> str:
     """A Spark DDL schema string for an Arrow schema of the types used here."""
-    names = {pa.int8(): "tinyint", pa.int64(): "bigint", pa.float64(): "double", pa.string(): "string"}
+    names = {
+        pa.int8(): "tinyint",
+        pa.int32(): "int",
+        pa.int64(): "bigint",
+        pa.float64(): "double",
+        pa.string(): "string",
+    }
 
     def spark_type(kind: pa.DataType) -> str:
         if pa.types.is_list(kind):
@@ -244,7 +227,8 @@ def export_index(index_path: str | Path, folder: str | Path, *, url: str | None 
         "bands": "SELECT b.key, p.work_id, p.token_start, p.token_end FROM bands b JOIN passages p USING (passage_id)",
         "anchors": "SELECT a.key, a.work_id, a.token_pos FROM anchors a ANTI JOIN common_anchors c ON c.key = a.key",
         "works": """
-            SELECT w.work_id, w.source, w.title, w.kind, w.metadata, w.text,
+            SELECT w.work_id, w.source, w.title, w.kind, w.metadata, w.text, w.creator, w.rights_holder, w.org_id,
+                   w.licence, w.consent_declared, w.consent_declared_source,
                    c.status AS consent_status, c.summary AS consent_summary,
                    (SELECT list(struct_pack(char_start := q.char_start, char_end := q.char_end,
                                             start_s := q.start_s, end_s := q.end_s) ORDER BY q.char_start)
@@ -440,7 +424,14 @@ def _work_side(fp: Fingerprinter, row: dict[str, Any]) -> WorkSide:
     status = row["consent_status"]
     consent = None if status is None else (str(status), str(row["consent_summary"]))
     common = [int(p) for p in row["common_positions"] or []]
-    return WorkSide.build(fp, identity, row["work_text"], cues=cues, consent=consent, common_positions=common)
+    rights = WorkRights(**{name: row[name] for name in _RIGHTS})
+    return WorkSide.build(
+        fp, identity, row["work_text"], cues=cues, consent=consent, common_positions=common, rights=rights
+    )
+
+
+# What a match says of its work's rights, shipped with the works (``export_index``).
+_RIGHTS = ("creator", "rights_holder", "org_id", "licence", "consent_declared", "consent_declared_source")
 
 
 def verify_batches(
@@ -480,36 +471,8 @@ def verify_batches(
                 works.move_to_end(work.work_id)
             ranges = [(int(r[0]), int(r[1])) for r in row["ranges"]]
             found = verify(last[1], last[2], work, ranges, options, params)
-            rows.extend({"shard_key": row["shard_key"], "entry": MATCH, **match_row(m)} for m in found)
+            rows.extend({"shard_key": row["shard_key"], "entry": MATCH, **m.to_row()} for m in found)
         yield pa.RecordBatch.from_pylist(rows, schema=_ARROW_RESULT_SCHEMA)
-
-
-def match_row(m: Match) -> dict[str, Any]:
-    """A match as a row of ``MATCH_SCHEMA``: ``Match.to_dict()``'s fields, unrounded, every one present."""
-    return {
-        "work_id": m.work_id,
-        "source": m.source,
-        "title": m.title,
-        "kind": m.kind,
-        "scanned": m.scanned,
-        "record_id": m.record_id,
-        "score": m.score,
-        "similarity": m.score,
-        "estimated_similarity": m.estimated_similarity,
-        "containment": m.containment,
-        "verbatim_words": m.verbatim_words,
-        "matched_words": m.matched_words,
-        "evidence_words": m.evidence_words,
-        "scanned_span": list(m.scanned_span),
-        "work_span": list(m.work_span),
-        "scanned_excerpt": m.scanned_excerpt,
-        "work_excerpt": m.work_excerpt,
-        "link": m.link,
-        "consent_status": m.consent_status,
-        "consent_summary": m.consent_summary,
-        "work_time": None if m.work_time is None else list(m.work_time),
-        "work_time_label": None if m.work_time is None else format_time_range(*m.work_time),
-    }
 
 
 # -- results ----------------------------------------------------------------------------------------
@@ -518,7 +481,7 @@ OutcomeStatus = Literal["done", "failed", "skipped"]
 
 
 @dataclass(frozen=True)
-class ShardOutcome:
+class SparkShard:
     """What a Spark scan did with one shard. ``skipped``: done by an earlier run with the same settings.
 
     ``shard.path`` is the name its records carry. Its results are the partition ``shard_key=KEY`` of the
@@ -556,7 +519,7 @@ class SparkScan:
     """A Spark scan: every shard's outcome in order, the sources that named no readable shard, and where results are."""
 
     out: str
-    shards: tuple[ShardOutcome, ...]
+    shards: tuple[SparkShard, ...]
     unreadable: tuple[InputFailure, ...]
     seconds: float
 
@@ -566,38 +529,13 @@ class SparkScan:
         return all(s.status != "failed" for s in self.shards)
 
 
-def read_matches(source: SparkScan | ShardOutcome | str | Path) -> list[Match]:
+def read_matches(source: SparkScan | SparkShard | str | Path) -> list[Match]:
     """The matches a Spark scan wrote (every shard's, or one Parquet file or folder), in record order."""
     if isinstance(source, SparkScan):
         return sorted((m for s in source.shards for m in read_matches(s)), key=_match_order)
-    if isinstance(source, ShardOutcome):
+    if isinstance(source, SparkShard):
         return [] if source.matches_path is None else read_matches(source.matches_path)
-    rows = _read_table(source)
-    matches = [
-        Match(
-            work_id=int(r["work_id"]),
-            source=r["source"],
-            title=r["title"],
-            kind=r["kind"],
-            scanned=r["scanned"],
-            record_id=r["record_id"],
-            score=float(r["score"]),
-            estimated_similarity=float(r["estimated_similarity"]),
-            containment=float(r["containment"]),
-            verbatim_words=int(r["verbatim_words"]),
-            matched_words=int(r["matched_words"]),
-            evidence_words=int(r["evidence_words"]),
-            scanned_span=(int(r["scanned_span"][0]), int(r["scanned_span"][1])),
-            work_span=(int(r["work_span"][0]), int(r["work_span"][1])),
-            scanned_excerpt=r["scanned_excerpt"],
-            work_excerpt=r["work_excerpt"],
-            work_time=None if r["work_time"] is None else (float(r["work_time"][0]), float(r["work_time"][1])),
-            consent_status=r["consent_status"],
-            consent_summary=r["consent_summary"],
-            link=r["link"],
-        )
-        for r in rows
-    ]
+    matches = [from_row(r) for r in _read_table(source)]
     matches.sort(key=_match_order)
     return matches
 
@@ -606,11 +544,11 @@ def _match_order(m: Match) -> tuple[str, int, int]:
     return (m.scanned, m.scanned_span[0], m.work_id)
 
 
-def read_failures(source: SparkScan | ShardOutcome | str | Path, limit: int | None = None) -> list[InputFailure]:
+def read_failures(source: SparkScan | SparkShard | str | Path, limit: int | None = None) -> list[InputFailure]:
     """The bad records a Spark scan reported (every shard's, or one Parquet file or folder), at most ``limit`` each."""
     if isinstance(source, SparkScan):
         return [f for s in source.shards for f in read_failures(s, limit)]
-    if isinstance(source, ShardOutcome):
+    if isinstance(source, SparkShard):
         if source.failures_path is None:
             return [InputFailure(source.shard.path, source.error)] if source.error else []
         return read_failures(source.failures_path, limit)
@@ -624,56 +562,6 @@ def _read_table(source: str | Path) -> list[dict[str, Any]]:
         return list(pq.read_table(str(source)).to_pylist())
     except FileNotFoundError:  # Spark writes no partition folder for a shard without rows
         return []
-
-
-def store_scan(
-    index: str | Path,
-    sources: Sequence[str],
-    scan: SparkScan,
-    *,
-    dataset: DatasetOptions | None = None,
-    audit: AuditOptions | None = None,
-    on_shard: Callable[[ShardReport], None] | None = None,
-) -> ScanSummary:
-    """Store a Spark scan's results in the index as one scan (``import_matches``) and sum up this run.
-
-    Every shard is stored, those done by earlier runs too; ``on_shard`` hears this run's shards with
-    their matches and failures, and the others as ``skipped``, like a local scan's.
-    """
-    results: list[tuple[Shard, ShardReport]] = []
-    for outcome in scan.shards:
-        report = ShardReport(
-            shard=outcome.shard.path,
-            status="failed" if outcome.status == "failed" else "done",
-            records=outcome.records,
-            failures=tuple(read_failures(outcome, MAX_FAILURES_KEPT)),
-            failure_count=outcome.failures,
-            empty=outcome.empty,
-            matches=tuple(read_matches(outcome)),
-            text_bytes=outcome.text_bytes,
-            seconds=outcome.seconds,
-            error=outcome.error,
-        )
-        results.append((outcome.shard, report))
-    scan_id = import_matches(index, sources, results, dataset=dataset, audit=audit, engine="spark")
-    if on_shard is not None:
-        for outcome, (_, report) in zip(scan.shards, results, strict=True):
-            on_shard(report if outcome.status != "skipped" else ShardReport(outcome.shard.path, "skipped"))
-    ran = [s for s in scan.shards if s.status != "skipped"]
-    return ScanSummary(
-        scan_id=scan_id,
-        shards=len(scan.shards),
-        skipped=len(scan.shards) - len(ran),
-        done=sum(s.status == "done" for s in ran),
-        failed=sum(s.status == "failed" for s in ran),
-        records=sum(s.records for s in ran),
-        failures=sum(s.failures for s in ran),
-        matches=sum(s.matches for s in ran),
-        text_bytes=sum(s.text_bytes for s in ran),
-        seconds=scan.seconds,
-        unreadable=scan.unreadable,
-        complete=scan.complete,
-    )
 
 
 # -- the scan on the driver -------------------------------------------------------------------------
@@ -691,7 +579,8 @@ def scan_with_spark(
     staging_url: str | None = None,
     restart: bool = False,
     groups_at_once: int | None = None,
-    on_shard: Callable[[ShardOutcome], None] | None = None,
+    on_shard: Callable[[SparkShard], None] | None = None,
+    shards: Sequence[Shard] | None = None,
 ) -> SparkScan:
     """Scan datasets on Spark, resuming an earlier run into the same ``out_dir``; returns every shard's outcome.
 
@@ -706,6 +595,8 @@ def scan_with_spark(
     (default: the cluster's cores, fewer for a large index). Runs in the active Spark session if
     there is one (spark-submit, Databricks), else in a new one on ``master``, stopped at the end.
     One run at a time may use an ``out_dir``: a run removes the folders no marker refers to.
+    ``shards``, when given, are the shards to scan (as ``find_spark_shards`` listed them): ``datasets``
+    is then not listed again.
     """
     from pyspark.sql import SparkSession  # noqa: PLC0415 - pyspark is an optional extra
 
@@ -714,16 +605,16 @@ def scan_with_spark(
     reading = dataset or DatasetOptions()
     audit = options or AuditOptions()
     out = str(out_dir).rstrip("/")
-    if staging is None and _is_url(out):
+    if staging is None and is_url(out):
         raise ValueError(f"out_dir {out} is a URL: give staging (a local folder) and staging_url (how Spark reads it)")
     export = export_index(index_path, staging if staging is not None else Path(out) / "index", url=staging_url)
     active = SparkSession.getActiveSession()
-    spark = active or _session(master)
+    spark = active or session(master)
     try:
         job = _Job(spark, export, reading, audit, out)
-        shards, unreadable = _find_shards(spark, sources, reading)
+        shards, unreadable = (list(shards), []) if shards is not None else find_spark_shards(spark, sources, reading)
         markers = _markers(spark, out)
-        outcomes: dict[str, ShardOutcome] = {}
+        outcomes: dict[str, SparkShard] = {}
         todo: list[Shard] = []
         for shard in shards:
             marker = markers.get(shard.path)
@@ -748,7 +639,7 @@ def scan_with_spark(
     return SparkScan(out, tuple(outcomes[s.path] for s in shards), tuple(unreadable), time.perf_counter() - started)
 
 
-def _session(master: str) -> SparkSession:
+def session(master: str) -> SparkSession:
     """A session whose Python workers run this interpreter (and so our packages)."""
     from pyspark.sql import SparkSession  # noqa: PLC0415 - pyspark is an optional extra
 
@@ -798,14 +689,14 @@ def _groups_at_once(spark: SparkSession, export: IndexExport) -> int:
     return max(1, min(int(spark.sparkContext.defaultParallelism), copies))
 
 
-def _run(job: _Job, groups: list[list[Shard]], at_once: int) -> Iterator[list[ShardOutcome]]:
+def _run(job: _Job, groups: list[list[Shard]], at_once: int) -> Iterator[list[SparkShard]]:
     """Groups scanned by ``at_once`` threads (Spark runs their jobs side by side), outcomes as groups finish."""
     if not groups:
         return
     context = job.spark.sparkContext
     tag = f"provenance-scan-{secrets.token_hex(4)}"
 
-    def scan(group: list[Shard]) -> list[ShardOutcome]:
+    def scan(group: list[Shard]) -> list[SparkShard]:
         context.addJobTag(tag)
         try:
             return job.scan(group)
@@ -859,10 +750,10 @@ class _Job:
             and (marker["size"], marker["mtime_ns"]) == (shard.size, shard.mtime_ns)
         )
 
-    def skipped(self, shard: Shard, marker: dict[str, Any]) -> ShardOutcome:
+    def skipped(self, shard: Shard, marker: dict[str, Any]) -> SparkShard:
         """The outcome of a shard done by an earlier run, as its marker tells it."""
         count = {k: int(marker[k] or 0) for k in ("records", "failures", "empty", "text_bytes", "matches")}
-        return ShardOutcome(
+        return SparkShard(
             shard,
             "skipped",
             self.key(shard),
@@ -874,7 +765,7 @@ class _Job:
             matches=count["matches"],
         )
 
-    def scan(self, shards: list[Shard]) -> list[ShardOutcome]:
+    def scan(self, shards: list[Shard]) -> list[SparkShard]:
         """Scan a group of shards into a new folder, then write their markers; a failed group is retried by shard.
 
         A shard that cannot be read at all fails alone; so does one Spark cannot read to the end, as
@@ -885,7 +776,7 @@ class _Job:
         started = time.perf_counter()
         group = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(3)}"  # sorts by time
         folder = f"{self.out}/groups/{group}"
-        outcomes: list[ShardOutcome] = []
+        outcomes: list[SparkShard] = []
         readable: list[tuple[Shard, DataFrame]] = []
         for shard in shards:
             try:
@@ -893,7 +784,7 @@ class _Job:
             except Exception as exc:  # noqa: BLE001 - one shard's failure must not end the scan; it is reported
                 records = _failure(exc, shard)
             if isinstance(records, str):
-                outcomes.append(ShardOutcome(shard, "failed", self.key(shard), failures=1, error=records))
+                outcomes.append(SparkShard(shard, "failed", self.key(shard), failures=1, error=records))
             else:
                 readable.append((shard, records.withColumn("shard_key", F.lit(self.key(shard)))))
         if not readable:
@@ -905,7 +796,7 @@ class _Job:
             bad = _unreadable(exc, shards) if len(shards) > 1 else shards[0]
             if bad is None:  # which shard failed is not told: each is scanned alone
                 return outcomes + [o for shard in shards for o in self.scan([shard])]
-            failed = ShardOutcome(bad, "failed", self.key(bad), failures=1, error=_failure(exc, bad))
+            failed = SparkShard(bad, "failed", self.key(bad), failures=1, error=_failure(exc, bad))
             rest = [shard for shard in shards if shard is not bad]
             return [*outcomes, failed, *(self.scan(rest) if rest else [])]
         seconds = (time.perf_counter() - started) / len(readable)
@@ -914,7 +805,7 @@ class _Job:
             total = totals.get(self.key(shard), {})
             fatal = total.get("error")
             written.append(
-                ShardOutcome(
+                SparkShard(
                     shard,
                     "failed" if fatal else "done",
                     self.key(shard),
@@ -1055,7 +946,7 @@ class _Job:
             candidates.unpersist()
         return {str(row["shard_key"]): row.asDict() for row in totals}
 
-    def _mark(self, outcomes: list[ShardOutcome], group: str) -> None:
+    def _mark(self, outcomes: list[SparkShard], group: str) -> None:
         """Write each shard's marker (``MARKER_SCHEMA``, a file per shard): its outcome, what its results depend on."""
         rows = [
             (
@@ -1137,7 +1028,7 @@ class _Files:
 
     def __init__(self, spark: SparkSession, out: str) -> None:
         self.out = out
-        self.local = not _is_url(out)
+        self.local = not is_url(out)
         self.jvm: Any = spark.sparkContext._jvm  # noqa: SLF001 - Hadoop's FileSystem has no Python API
         self.conf = spark.sparkContext._jsc.hadoopConfiguration()  # noqa: SLF001 - same
 
@@ -1158,14 +1049,14 @@ class _Files:
         path.getFileSystem(self.conf).delete(path, True)  # noqa: FBT003 - Hadoop's delete(path, recursive)
 
 
-def _find_shards(
+def find_spark_shards(
     spark: SparkSession, sources: Sequence[str], options: DatasetOptions
 ) -> tuple[list[Shard], list[InputFailure]]:
     """Shards named by ``sources``, each once: local ones by the local engine's rules, URLs as Spark lists them."""
     shards: dict[str, Shard] = {}
     failures: list[InputFailure] = []
     for source in sources:
-        found = _listed(spark, source, options) if _is_url(source) else find_shards([source], options)
+        found = _listed(spark, source, options) if is_url(source) else find_shards([source], options)
         for item in found:
             if isinstance(item, Shard):
                 shards.setdefault(item.path, item)
@@ -1200,7 +1091,7 @@ def _listed(spark: SparkSession, source: str, options: DatasetOptions) -> Iterat
         yield InputFailure(source, "no dataset files here (.parquet, .jsonl, .json, .csv, .tsv)")
 
 
-def _is_url(source: str) -> bool:
+def is_url(source: str) -> bool:
     """Whether Spark, not this machine, lists the files: ``s3://``, ``dbfs:/``, ``file:/`` (not a drive, ``C:/``)."""
     return re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:/", source) is not None
 

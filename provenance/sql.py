@@ -37,7 +37,17 @@ if TYPE_CHECKING:
     from indexes import IndexStore
 
 VIEW_SCHEMA = "research"
-EXPORTED_VIEWS = ("works", "passages", "consent", "audits", "audit_inputs", "matches")
+EXPORTED_VIEWS = (
+    "works",
+    "passages",
+    "consent",
+    "audits",
+    "audit_inputs",
+    "matches",
+    "latest_matches",
+    "shards",
+    "failures",
+)
 DEFAULT_LIMIT = 1000
 OutputFormat = Literal["csv", "json", "jsonl"]
 

@@ -131,16 +131,20 @@ def test_common_anchors_are_recounted_in_the_same_transaction(catalog):
     assert count(catalog, "SELECT count(*) FROM common_anchors") == 0  # now in two: no longer common
 
 
-def test_a_takedown_removes_the_works_scan_matches(catalog):
+def test_a_takedown_keeps_the_evidence_runs_recorded(catalog):
     con = catalog.con
-    for work_id in (1, 4):
-        con.execute(
-            "INSERT INTO scan_matches VALUES ('s', '/d.parquet', 'r', '/d.parquet#r', ?, 1, 1, 1, 40, 40, 40, "
-            "0, 10, 0, 10, NULL, NULL, NULL, 'quoted', 'quoted')",
-            [work_id],
-        )
+    con.execute(
+        "INSERT INTO audit_works (audit_id, work_id, source, title, kind, content_sha256, text_sha256, retrieved_at) "
+        "SELECT 's', work_id, source, title, kind, content_sha256, text_sha256, retrieved_at FROM works"
+    )
+    con.execute(
+        "INSERT INTO matches (audit_id, match_no, work_id, scanned, score, estimated_similarity, containment, "
+        "verbatim_words, matched_words, evidence_words, scanned_start, scanned_end, work_start, work_end, "
+        "scanned_excerpt, work_excerpt) VALUES ('s', 1, 1, '/d.parquet#r', 1, 1, 1, 40, 40, 40, 0, 10, 0, 10, 'q', 'q')"
+    )
     remove_works(catalog, creator="Ann")
-    assert con.execute("SELECT work_id FROM scan_matches").fetchall() == [(4,)]
+    assert 1 not in {r[0] for r in con.execute("SELECT work_id FROM works").fetchall()}
+    assert con.execute("SELECT work_id, source FROM research.matches").fetchall() == [(1, "/cat/ann/a.txt")]
 
 
 def test_remove_needs_a_criterion_and_a_writable_index(catalog, index_path):

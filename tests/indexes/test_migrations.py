@@ -45,7 +45,7 @@ OLD_WORKS = (
 @pytest.fixture
 def previous(index_path):
     """An index of the schema before m006 with three works and two audit snapshots of work 1."""
-    assert SCHEMA_VERSION - 1 == 5
+    assert SCHEMA_VERSION >= 6
     index_at(index_path, 5, OLD_WORKS)
     con = duckdb.connect(str(index_path))
     con.executemany(
@@ -173,4 +173,59 @@ def test_a_new_index_is_made_by_every_migration(index_path):
         columns = [r[0] for r in store.con.execute("DESCRIBE works").fetchall()]
         version = store.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
     assert version == [(str(len(MIGRATIONS)),)]
-    assert columns[-3:] == ["rights_holder", "org_id", "licence"]
+    assert columns[-5:] == ["rights_holder", "org_id", "licence", "consent_declared", "consent_declared_source"]
+
+
+@pytest.fixture
+def with_scans(index_path):
+    """An index of schema 6 with a finished scan of two shards (one match each) and an unfinished one."""
+    index_at(index_path, 6, OLD_WORKS)
+    con = duckdb.connect(str(index_path))
+    con.execute("UPDATE works SET rights_holder = json_extract_string(metadata, '$.rights_holder')")  # as m006 did
+    con.execute(
+        "INSERT INTO scans VALUES ('s1', 'key1', now(), now(), '0.1.0', 'digest', '{}', '[\"/d\"]', 2), "
+        "('s2', 'spark:key2', now(), NULL, '0.1.0', 'digest', '{}', '[\"/e\"]', 1)"
+    )
+    for shard in ("/d/a.parquet", "/d/b.parquet"):
+        con.execute(
+            "INSERT INTO scan_shards VALUES ('s1', ?, 10, 1, 'done', 5, 1, 0, 1, 100, 0.1, NULL, now())", [shard]
+        )
+        con.execute(
+            "INSERT INTO scan_matches VALUES ('s1', ?, 'r', ?, 1, 0.9, 0.8, 1.0, 40, 41, 40, 0, 10, 5, 15, NULL, "
+            "NULL, NULL, 'quoted', 'work text')",
+            [shard, f"{shard}#r"],
+        )
+    con.close()
+    return index_path
+
+
+def test_scans_become_runs_with_their_shards_and_matches(with_scans):
+    with IndexStore.open(with_scans) as store:
+        con = store.con
+        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        assert not {"scans", "scan_matches"} & tables
+        runs = con.execute(
+            "SELECT audit_id, kind, engine, state, run_key, texts_scanned, matches, works_matched, inputs_failed "
+            "FROM research.audits ORDER BY audit_id"
+        ).fetchall()
+        assert runs == [
+            ("s1", "dataset", "local", "finished", "key1", 10, 2, 1, 2),
+            ("s2", "dataset", "spark", "interrupted", "spark:key2", 0, 0, 0, 0),
+        ]
+        inputs = con.execute(
+            "SELECT ordinal, scanned, kind, size, records, failures FROM audit_inputs WHERE audit_id = 's1' ORDER BY 1"
+        ).fetchall()
+        assert inputs == [(0, "/d/a.parquet", "shard", 10, 5, 1), (1, "/d/b.parquet", "shard", 10, 5, 1)]
+        matches = con.execute(
+            "SELECT match_no, shard, scanned, title, rights_holder, consent_declared FROM research.matches"
+        ).fetchall()
+        assert matches == [
+            (1, "/d/a.parquet", "/d/a.parquet#r", "/cat/a.txt", "North Press", "reserved"),
+            (2, "/d/b.parquet", "/d/b.parquet#r", "/cat/a.txt", "North Press", "reserved"),
+        ]
+        declared = con.execute("SELECT source, consent_declared, consent_declared_source FROM works ORDER BY 1")
+        assert declared.fetchall() == [
+            ("/cat/a.txt", "reserved", "catalog"),
+            ("/cat/c.txt", None, None),
+            ("/plain/b.txt", None, None),
+        ]

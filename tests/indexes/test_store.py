@@ -236,10 +236,8 @@ def test_an_older_schema_is_migrated_on_write_and_refused_read_only(index_path):
     con.execute("DROP SCHEMA research CASCADE")  # what m003 made: views, then its tables
     for table in (
         "catalog_failures",
-        "scan_matches",
         "scan_failures",
         "scan_shards",
-        "scans",
         "matches",
         "audit_works",
         "audit_inputs",

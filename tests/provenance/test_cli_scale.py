@@ -75,8 +75,16 @@ def test_a_parquet_dataset_is_scanned_resumed_and_reported_per_record(tmp_path):
     assert sorted(m["record_id"] for m in found) == ["0-2", "1-2"]
     assert all(m["scanned"].endswith(f"#{m['record_id']}") for m in found)
     assert "2 shards (0 done before)" in first.stderr
-    again = invoke(*args)
-    assert "2 shards (2 done before)" in again.stderr
+    again = invoke(*args)  # the same scan again: its stored result, not "No matches."
+    assert again.exit_code == 0, again.output
+    assert "was finished before" in again.stderr
+    assert [json.loads(line) for line in again.stdout.splitlines()] == found
+    listed = invoke("audits", "--index", str(index), "--json")
+    (run,) = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert (run["kind"], run["state"], run["matches"]) == ("dataset", "finished", 2)
+    report = invoke("report", "--index", str(index), "--format", "json")
+    assert report.exit_code == 0, report.output
+    assert len(json.loads(report.stdout)["matches"]) == 2
 
 
 def test_remove_and_compact(tmp_path):

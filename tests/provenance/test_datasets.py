@@ -80,17 +80,18 @@ def test_a_hugging_face_download_reads_as_its_shards_in_order(hf_dataset):
     assert looks_like_dataset(str(hf_dataset))
 
 
-def test_record_ids_default_to_the_row_number_in_the_shard(tmp_path):
+def test_record_ids_default_to_the_line_or_row_number_in_the_shard(tmp_path):
     (tmp_path / "a.jsonl").write_text('{"text": "first"}\n\n{"text": "second"}\n{"nope": 1}\n{"text": "fourth"}\n')
     (tmp_path / "b.csv").write_text("text\nfirst\nsecond\n")
     pq.write_table(pa.table({"text": ["first", "second"]}), tmp_path / "c.parquet")
     found = items([tmp_path])
     ids = [(Path(s).name, rid) for s, rid, _ in good(found)]
-    # Row numbers count every record, bad ones too (the fourth record is row 3), blank lines are not records.
+    # JSON Lines records are named by their line (1-based, as failures are: a.jsonl:4), as `audit FILE.jsonl`
+    # names them; CSV and Parquet records by their row (0-based, every record counted, bad ones too).
     assert ids == [
-        ("a.jsonl#0", "0"),
         ("a.jsonl#1", "1"),
         ("a.jsonl#3", "3"),
+        ("a.jsonl#5", "5"),
         ("b.csv#0", "0"),
         ("b.csv#1", "1"),
         ("c.parquet#0", "0"),

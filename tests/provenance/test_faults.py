@@ -79,7 +79,7 @@ if __name__ == "__main__":
         [sys.argv[2]],
         dataset=DatasetOptions(id_field="id"),
         options=ScanOptions(workers=int(sys.argv[3])),
-        on_shard=lambda r: print(r.status, r.shard, flush=True),
+        on_shard=lambda r, skipped: print("skipped" if skipped else r.status, r.shard.path, flush=True),
     )
     print("finished", summary.skipped, summary.done, flush=True)
 """
@@ -288,7 +288,7 @@ def stored(index) -> list[tuple]:
     with IndexStore.open(index, read_only=True) as store:
         return store.con.execute(
             "SELECT shard, record_id, scanned, work_id, scanned_start, scanned_end, work_start, work_end "
-            "FROM scan_matches ORDER BY ALL"
+            "FROM matches ORDER BY ALL"
         ).fetchall()
 
 
@@ -343,6 +343,9 @@ def test_sigkill_during_a_dataset_scan_and_the_rerun_completes_without_duplicate
     assert stored(index) == expected  # every match once, as an uninterrupted scan finds them
     assert not spool.exists()
     assert_index_consistent(index)
+    with IndexStore.open(index, read_only=True) as store:  # one run, resumed once, finished, with every match
+        runs = store.con.execute("SELECT kind, state, invocations, matches FROM research.audits").fetchall()
+    assert runs == [("dataset", "finished", 2, len(expected))]
 
 
 def test_a_scan_while_another_process_writes_is_told_the_index_is_in_use(tmp_path, example_index):

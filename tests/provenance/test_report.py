@@ -165,7 +165,7 @@ def test_csv_report_has_one_row_per_match(audited, tmp_path):
     assert f"wrote {path} (csv)" in result.stderr
     rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
     assert len(rows) == 4
-    assert {r["work_title"] for r in rows} == {"keeper", "harbour"}
+    assert {r["title"] for r in rows} == {"keeper", "harbour"}
     assert rows[0]["consent_status"] == "not recorded"
 
 

@@ -152,15 +152,11 @@ def test_an_index_from_before_stored_runs_is_upgraded_by_audit(tmp_path, make_in
     con = duckdb.connect(str(index))
     for table in ("matches", "audit_works", "audit_inputs", "audits"):
         con.execute(f"DROP VIEW IF EXISTS research.{table}")
-    for view in ("works", "passages", "consent"):
-        con.execute(f"DROP VIEW research.{view}")
-    con.execute("DROP SCHEMA research")
+    con.execute("DROP SCHEMA research CASCADE")
     for table in (
         "catalog_failures",
-        "scan_matches",
         "scan_failures",
         "scan_shards",
-        "scans",
         "matches",
         "audit_works",
         "audit_inputs",

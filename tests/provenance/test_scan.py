@@ -1,4 +1,5 @@
 import gzip
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -12,8 +13,10 @@ from indexes import IndexStore
 from provenance import datasets, scan
 from provenance.audit import Auditor
 from provenance.datasets import DatasetOptions
+from provenance.engines import pool
 from provenance.ingest import add_sources
-from provenance.scan import ScanOptions, scan_dataset, stored_matches, stored_shards
+from provenance.runs import ShardOutcome, run_matches
+from provenance.scan import ScanOptions, scan_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUTS = ROOT / "examples" / "outputs"
@@ -66,19 +69,46 @@ def write_dataset(folder: Path, shards: int = 3) -> list[Path]:
 def rows(index_path, scan_id):
     with IndexStore.open(index_path, read_only=True) as store:
         return sorted(
-            (m.scanned, m.work_id, m.scanned_span, m.work_span, round(m.score, 6))
-            for m in stored_matches(store, scan_id)
+            (m.scanned, m.work_id, m.scanned_span, m.work_span, round(m.score, 6)) for m in run_matches(store, scan_id)
         )
+
+
+def stored_shards(store, audit_id):
+    """The run's shards as the documented view shows them."""
+    cursor = store.con.execute(
+        "SELECT shard, status, records, failures, matches, error, sha256 FROM research.shards WHERE audit_id = ? "
+        "ORDER BY shard",
+        [audit_id],
+    )
+    names = [d[0] for d in cursor.description]
+    return [type("Shard", (), dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
+
+
+def stored_matches(store, audit_id, shard=None):
+    return [
+        m for m, s in zip(run_matches(store, audit_id), shard_of(store, audit_id), strict=True) if shard in {None, s}
+    ]
+
+
+def shard_of(store, audit_id):
+    return [
+        r[0]
+        for r in store.con.execute(
+            "SELECT shard FROM matches WHERE audit_id = ? ORDER BY match_no", [audit_id]
+        ).fetchall()
+    ]
 
 
 def test_matches_are_stored_per_record_with_the_dataset_path(index, tmp_path):
     shards = write_dataset(tmp_path / "ds")
     seen = []
-    summary = scan_dataset(index, [str(tmp_path / "ds")], dataset=DatasetOptions(id_field="id"), on_shard=seen.append)
+    summary = scan_dataset(
+        index, [str(tmp_path / "ds")], dataset=DatasetOptions(id_field="id"), on_shard=lambda o, _: seen.append(o)
+    )
     assert (summary.shards, summary.done, summary.skipped, summary.failed) == (3, 3, 0, 0)
     assert summary.complete
     assert summary.records == 3 * len(outputs())
-    assert [r.shard for r in seen] == [str(p) for p in shards]
+    assert [r.shard.path for r in seen] == [str(p) for p in shards]
     with IndexStore.open(index, read_only=True) as store:
         stored = list(stored_matches(store, summary.scan_id))
         # Exactly what an audit of the same texts finds, record by record.
@@ -99,6 +129,9 @@ def test_matches_are_stored_per_record_with_the_dataset_path(index, tmp_path):
         assert bees.title.startswith("Hedgerow Honey")
         assert bees.scanned_excerpt.startswith("Once I started walking the lanes")
         assert [s.status for s in stored_shards(store, summary.scan_id)] == ["done"] * 3
+        assert [s.sha256 for s in stored_shards(store, summary.scan_id)] == [
+            hashlib.sha256(p.read_bytes()).hexdigest() for p in shards
+        ]
 
 
 def test_a_rerun_skips_finished_shards_and_rescans_changed_ones(index, tmp_path):
@@ -108,7 +141,7 @@ def test_a_rerun_skips_finished_shards_and_rescans_changed_ones(index, tmp_path)
     before = rows(index, first.scan_id)
     again = scan_dataset(index, [str(tmp_path / "ds")], dataset=options)
     assert again.scan_id == first.scan_id
-    assert (again.skipped, again.done, again.records) == (3, 0, 0)
+    assert (again.skipped, again.done, again.records, again.already_finished) == (3, 0, 0, True)
     assert rows(index, first.scan_id) == before  # nothing twice
     table = pq.read_table(shards[0])
     pq.write_table(table.slice(0, 3), shards[0])  # a shard re-downloaded with fewer records
@@ -189,11 +222,9 @@ def test_a_spool_left_by_a_killed_run_of_another_scan_is_moved_in(index, tmp_pat
     before = rows(index, first.scan_id)
     with IndexStore.open(index) as store:
         (result,) = [
-            scan._ShardResult(shard, report)
-            for shard in datasets.find_shards([str(shards[0])])
-            for report in [scan_dataset_report(store, first.scan_id, shard)]
+            scan_dataset_report(store, first.scan_id, shard) for shard in datasets.find_shards([str(shards[0])])
         ]
-        store.con.execute("DELETE FROM scan_matches WHERE shard = ?", [str(shards[0])])
+        store.con.execute("DELETE FROM matches WHERE shard = ?", [str(shards[0])])
         store.con.execute("DELETE FROM scan_shards WHERE shard = ?", [str(shards[0])])
     scan._write_spool(scan._spool_dir(str(index), first.scan_id), result)
     scan_dataset(index, [str(tmp_path / "ds")], options=ScanOptions(restart=True))
@@ -202,16 +233,10 @@ def test_a_spool_left_by_a_killed_run_of_another_scan_is_moved_in(index, tmp_pat
 
 
 def scan_dataset_report(store, scan_id, shard):
-    """A shard's report rebuilt from what the index holds, as a worker would have returned it."""
+    """A shard's outcome rebuilt from what the index holds, as a worker would have returned it."""
     matches = tuple(stored_matches(store, scan_id, shard.path))
     (stored,) = [s for s in stored_shards(store, scan_id) if s.shard == shard.path]
-    return scan.ShardReport(shard.path, "done", records=stored.records, matches=matches)
-
-
-def test_an_index_no_scan_ran_on_has_no_stored_results(index):
-    with IndexStore.open(index, read_only=True) as store:
-        assert list(stored_matches(store, "any")) == []
-        assert stored_shards(store, "any") == []
+    return ShardOutcome(shard, "done", records=stored.records, matches=matches)
 
 
 def test_a_large_parquet_shard_is_audited_in_parts_and_stored_whole(index, tmp_path):
@@ -226,21 +251,21 @@ def test_a_large_parquet_shard_is_audited_in_parts_and_stored_whole(index, tmp_p
     assert [p.first for p in parts[1:]] == [p.end for p in parts[:-1]]
     assert [p.last for p in parts] == [False] * (len(parts) - 1) + [True]
     assert sum(p.size for p in parts) <= shard.size
-    assert len(scan._tasks([shard], ScanOptions(workers=2, part_bytes=shard.size // 5))) == len(parts)
+    assert len(pool._tasks([shard], ScanOptions(workers=2, part_bytes=shard.size // 5))) == len(parts)
     serial = scan_dataset(index, [str(path)])
     reports = []
     parallel = scan_dataset(
         index,
         [str(path)],
         options=ScanOptions(workers=2, part_bytes=shard.size // 5, restart=True),
-        on_shard=reports.append,
+        on_shard=lambda o, _: reports.append(o),
     )
-    assert [(r.shard, r.status, r.records) for r in reports] == [(str(path), "done", len(records))]
+    assert [(r.shard.path, r.status, r.records) for r in reports] == [(str(path), "done", len(records))]
     assert (parallel.done, parallel.records, parallel.matches) == (1, serial.records, serial.matches)
     assert parallel.matches >= 6 * 5
     assert rows(index, parallel.scan_id) == rows(index, serial.scan_id)
     with IndexStore.open(index, read_only=True) as store:
-        ids = {m.record_id for m in stored_matches(store, parallel.scan_id)}
+        ids = {m.record_id for m in run_matches(store, parallel.scan_id)}
     assert max(int(i) for i in ids) >= len(records) - len(outputs())  # rows of the last parts keep their numbers
 
 

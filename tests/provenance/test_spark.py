@@ -18,8 +18,9 @@ from connectors import sha256_hex
 from indexes import Fingerprinter, IndexParametersError, IndexParams, IndexStore, NewWork
 from provenance.audit import AuditOptions, Auditor
 from provenance.datasets import DatasetOptions, ReadProgress, Shard, find_shards, read_shard
+from provenance.engines.spark import outcomes
 from provenance.inputs import InputFailure, ScanItem
-from provenance.scan import stored_matches
+from provenance.runs import finish_scan_run, open_scan_run, run_matches, store_shard
 
 if shutil.which("java") is None:
     pytest.skip(
@@ -28,19 +29,18 @@ if shutil.which("java") is None:
 pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'provenance-audit[spark]')")
 
 from provenance.spark import (
-    _is_url,
     _json_rows,
     _local_name,
     _reason,
-    _session,
     _spark_path,
     _unreadable,
     export_index,
     fingerprinter,
+    is_url,
     read_failures,
     read_matches,
     scan_with_spark,
-    store_scan,
+    session,
 )
 
 SYLLABLES = ["ka", "lo", "mi", "ren", "tu", "sa", "ve", "dor", "pi", "na", "qua", "el", "bri", "sto", "fen", "ju"]
@@ -138,9 +138,9 @@ def corpus(tmp_path_factory):
 @pytest.fixture(scope="module")
 def spark():
     """One local session for the module's tests; ``scan_with_spark`` runs in it and leaves it running."""
-    session = _session("local[2]")
-    yield session
-    session.stop()
+    active = session("local[2]")
+    yield active
+    active.stop()
 
 
 def local_scan(index: Path, sources: list[str], dataset: DatasetOptions, audit: AuditOptions):
@@ -300,12 +300,17 @@ def test_json_lines_csv_and_parquet_records_are_named_checked_and_matched_as_loc
     }
     assert [s.shard.path for s in scan.shards] == sorted(str(p) for p in root.iterdir() if p.name != "README.md")
     assert {s.shard.path: (s.records, s.failures, s.empty, s.text_bytes) for s in scan.shards} == counts
-    summary = store_scan(index, [root.as_uri()], scan, dataset=READING, audit=AUDIT)
-    assert (summary.shards, summary.done, summary.matches, summary.failures) == (8, 8, len(expected), len(failures))
-    with IndexStore.open(index, read_only=True) as store:
-        stored = store.con.execute("SELECT location, reason FROM scan_failures WHERE scan_id = ?", [summary.scan_id])
+    with IndexStore.open(index) as store:  # stored as a run, as the Spark engine's results are
+        shards = [s.shard for s in scan.shards]
+        run = open_scan_run(store, key="k", shards=shards, parameters={}, arguments=[root.as_uri()], engine="spark")
+        for outcome in outcomes(scan):
+            store_shard(store, run.audit_id, outcome)
+        stored_run = finish_scan_run(store, run.audit_id)
+        assert (stored_run.state, len(stored_run.inputs), len(stored_run.matches)) == ("finished", 8, len(expected))
+        assert stored_run.inputs_failed == len(failures)
+        stored = store.con.execute("SELECT location, reason FROM scan_failures WHERE scan_id = ?", [run.audit_id])
         assert sorted(stored.fetchall()) == sorted((f.source, f.reason) for f in failures)
-        assert {m.scanned for m in stored_matches(store, summary.scan_id)} == {m.scanned for m in expected}
+        assert {m.scanned for m in run_matches(store, run.audit_id)} == {m.scanned for m in expected}
     assert not (out / "index").exists()
     assert not spark.sparkContext._jsc.sc().isStopped()  # a session it was handed is left running
 
@@ -387,11 +392,11 @@ def test_the_cli_scans_on_spark_reports_every_failure_and_resumes(corpus, faults
     summary = result.stderr.strip().splitlines()[-1]
     # as the local engine counts: 2 bad lines and 4 shards that failed whole
     told = (
-        rf"5 shards \(0 done before\), 12 records, .* s, {len(found)} matches, "
-        r"6 failures \(4 of whole shards\); rerun to resume$"
+        rf"\(new, spark engine\): 5 shards \(0 done before\), 12 records, .* s, {len(found)} matches this time "
+        rf"\({len(found)} in the run\), 6 failures \(4 of whole shards\); partial: rerun the same command to resume$"
     )
     assert re.search(told, summary), summary
-    scan_id = summary.removeprefix("scan ").split(":")[0]
+    scan_id = summary.removeprefix("run ").split(" ")[0]
     with IndexStore.open(index, read_only=True) as store:
         stored = store.con.execute(
             "SELECT location, reason FROM scan_failures WHERE scan_id = ? ORDER BY location", [scan_id]
@@ -417,10 +422,10 @@ def test_the_cli_scans_on_spark_reports_every_failure_and_resumes(corpus, faults
     }
     again = CliRunner().invoke(app, args)  # the unreadable shards are tried again, the good one is not
     assert again.exit_code == 3, again.output
-    assert again.stdout == ""
+    assert [json.loads(line) for line in again.stdout.splitlines()] == found  # the run's matches, all of them
     told = (
-        rf"^scan {scan_id}: 5 shards \(1 done before\), 0 records, .* s, 0 matches, "
-        r"4 failures \(4 of whole shards\); rerun to resume$"
+        rf"^run {scan_id} \(resumed, spark engine\): 5 shards \(1 done before\), 0 records, .* s, 0 matches this "
+        rf"time \({len(found)} in the run\), 4 failures \(4 of whole shards\); partial: rerun the same command"
     )
     assert re.search(told, again.stderr.strip().splitlines()[-1])  # the same scan, resumed
 
@@ -464,7 +469,7 @@ def test_an_executor_that_fingerprints_differently_is_refused():
     ],
 )
 def test_which_sources_spark_lists(source, url):
-    assert _is_url(source) is url
+    assert is_url(source) is url
 
 
 def test_listed_files_are_named_as_the_local_engine_names_them():
