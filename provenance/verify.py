@@ -10,6 +10,7 @@ recorded spans. Inputs read from stdin or URLs cannot be read again and are name
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from connectors import sha256_hex
 from indexes.store import first_row
+from provenance.datasets import DatasetOptions, ReadProgress, Shard, find_shards, read_shard
 from provenance.inputs import InputOptions, ScanItem, read_inputs
 from provenance.manifest import digest_of, load_manifest
 from provenance.runs import open_index, pending_dir
@@ -200,8 +202,12 @@ def _check_inputs(manifest: dict[str, Any], result: Verification) -> dict[str, s
     texts: dict[str, str] = {}
     unchanged = 0
     records: dict[str, list[dict[str, Any]]] = {}
+    matched = [str(m["scanned"]) for m in manifest["matches"]]
     for entry in manifest["inputs"]:
         kind, scanned = entry["kind"], str(entry["scanned"])
+        if kind == "shard":
+            unchanged += _check_shard(entry, manifest, matched, texts, result)
+            continue
         if entry.get("error") is not None:
             continue
         if kind == "record":
@@ -215,26 +221,68 @@ def _check_inputs(manifest: dict[str, Any], result: Verification) -> dict[str, s
                 texts.update(_texts(scanned, options, {scanned}))
     for container, entries in records.items():
         unchanged += _check_records(container, entries, options, texts, result)
+    _count_inputs(manifest, unchanged, result)
+    return texts
+
+
+def _count_inputs(manifest: dict[str, Any], unchanged: int, result: Verification) -> None:
     failed = sum(1 for e in manifest["inputs"] if e.get("error") is not None)
     if unchanged:
         result.confirmed.append(f"{unchanged} input{'s' if unchanged != 1 else ''} unchanged (SHA-256 recomputed)")
     if failed:
         result.notes.append(f"{failed} input{'s' if failed != 1 else ''} could not be read when the audit ran")
-    return texts
 
 
-def _file_unchanged(path: str, sha256: str, result: Verification) -> bool:
+def _check_shard(
+    entry: dict[str, Any], manifest: dict[str, Any], matched: list[str], texts: dict[str, str], result: Verification
+) -> int:
+    """A dataset shard: hashed again; its matched records read again (so excerpts are checked), changed or not.
+
+    A changed shard is named with both hashes, and its matched records that are gone are listed; the
+    excerpt check then names the matches whose record's text changed.
+    """
+    path, sha256 = str(entry["scanned"]), entry.get("sha256")
+    if sha256 is None:
+        result.notes.append(f"shard {path}: not scanned to the end when the manifest was written, not rechecked")
+        return 0
+    prefix = path + "#"
+    wanted = {s for s in matched if s.startswith(prefix)}
+    if not Path(path).is_file():
+        result.problems.append(f"shard {path}: missing (deleted or moved since the scan)")
+        return 0
+    same = _file_unchanged(path, str(sha256), result, what="shard")
+    if wanted:
+        options = DatasetOptions(**manifest["parameters"].get("dataset", {}))
+        found = {
+            item.scanned: item.text
+            for shard in find_shards([path], options)
+            if isinstance(shard, Shard)
+            for item in read_shard(shard, options, ReadProgress())
+            if isinstance(item, ScanItem) and item.scanned in wanted
+        }
+        texts.update(found)
+        gone = sorted(s.removeprefix(prefix) for s in wanted - set(found))
+        if gone:
+            result.problems.append(f"shard {path}: matched records gone: {', '.join(gone)}")
+    return 1 if same else 0
+
+
+def _file_unchanged(path: str, sha256: str, result: Verification, *, what: str = "input") -> bool:
     try:
-        now = sha256_hex(Path(path).read_bytes())
+        digest = hashlib.sha256()
+        with Path(path).open("rb") as handle:  # streamed: a shard may be larger than memory
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+        now = digest.hexdigest()
     except FileNotFoundError:
-        result.problems.append(f"input {path}: missing (deleted or moved since the audit)")
+        result.problems.append(f"{what} {path}: missing (deleted or moved since the audit)")
         return False
     except OSError as exc:
-        result.problems.append(f"input {path}: cannot be read ({exc.strerror or exc})")
+        result.problems.append(f"{what} {path}: cannot be read ({exc.strerror or exc})")
         return False
     if now != sha256:
         result.problems.append(
-            f"input {path}: modified since the audit (sha256 {sha256[:12]}... then, {now[:12]}... now)"
+            f"{what} {path}: modified since the audit (sha256 {sha256[:12]}... then, {now[:12]}... now)"
         )
         return False
     return True
