@@ -452,13 +452,14 @@ def _html_contents(groups: list[HolderGroup]) -> str:
     out = [
         "<h3>Matched works by rights holder</h3>",
         (
-            '<table class="toc"><thead><tr><th>Work</th><th>Title</th><th>Creator</th><th>Kind</th><th>Consent</th>'
-            '<th class="num">Matches</th><th class="num">Longest run</th></tr></thead><tbody>'
+            '<table class="toc"><thead><tr><th>Work</th><th>Title</th><th>Creator</th><th>Rights holder</th>'
+            '<th>Kind</th><th>Consent</th><th class="num">Matches</th><th class="num">Longest run</th></tr></thead>'
+            "<tbody>"
         ),
     ]
     for gi, g in enumerate(groups, start=1):
         out.append(
-            f'<tr class="holder"><th colspan="7"><a href="#holder-{gi}">{_e(g.label)}</a> '
+            f'<tr class="holder"><th colspan="8"><a href="#holder-{gi}">{_e(g.label)}</a> '
             f'<span class="muted">{_plural(len(g.works), "work")}, {_plural(g.matches, "match")}</span></th></tr>'
         )
         for wg in g.works:
@@ -467,7 +468,8 @@ def _html_contents(groups: list[HolderGroup]) -> str:
             source = f' <span class="muted">({_a(w.source, "source")})</span>' if safe_link(w.source) else ""
             out.append(
                 f'<tr><td>{w.work_id}</td><td><a href="#work-{w.work_id}">{_e(w.title or w.source)}</a>{source}</td>'
-                f"<td>{_e(w.creator or '')}</td><td>{_e(w.kind)}</td><td>{_e(w.consent_status or NO_CONSENT)}</td>"
+                f"<td>{_e(w.creator or '')}</td><td>{_e(w.rights_holder or '')}</td><td>{_e(w.kind)}</td>"
+                f"<td>{_e(w.consent_status or NO_CONSENT)}</td>"
                 f'<td class="num">{len(wg.matches)}</td><td class="num">{longest} words</td></tr>'
             )
     out.append("</tbody></table>")
