@@ -27,6 +27,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from connectors import ConnectorError, Fetcher, check_consent
 from connectors.registry import ConnectorOptions, connectors
@@ -37,6 +38,7 @@ from provenance.audit import AuditOptions
 from provenance.auditing import AuditEvents, AuditRequest, AuditResult, run_audit
 from provenance.catalog import WorkLabels
 from provenance.errors import ExitCode, ProvenanceError
+from provenance.holders import Grouping, RightsHolderNotFoundError
 from provenance.ingest import DEFAULT_JOBS, AddEvent, CatalogProgress, add_catalog, add_sources
 from provenance.match import Match, format_time_range
 from provenance.report import format_for, render, write_report
@@ -744,19 +746,36 @@ def report(
         ),
     ] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (default: stdout).")] = None,
+    by: Annotated[
+        Grouping | None,
+        typer.Option("--by", help="rights-holder: one part per rights holder (works, matches, consent, digest)."),
+    ] = None,
+    rights_holder: Annotated[
+        str | None,
+        typer.Option(
+            "--rights-holder",
+            help="Only this rights holder's works and matches (exact name; '(no rights holder)' for works without).",
+        ),
+    ] = None,
     verbose: VerboseOption = False,
 ) -> None:
     """Write the report of a stored audit run: matches side by side, scores, sources, consent, manifest digest."""
+    chosen = format_for(output, fmt.value if fmt else None)
+    if chosen == "manifest" and (by or rights_holder is not None):
+        _fail("the manifest is the whole run's: write it without --by and --rights-holder", ExitCode.USAGE)
     with _errors(verbose):
         sync_pending(index)
         with open_index(index, read_only=True) as store:
             run = load_run(store, audit_id)
-        chosen = format_for(output, fmt.value if fmt else None)
-        if output is None:
-            sys.stdout.write(render(run, chosen))
-            return
-        write_report(run, chosen, output)
-    err.print(f"wrote {output} ({chosen}) for audit {run.audit_id}")
+        try:
+            if output is None:
+                sys.stdout.write(render(run, chosen, by=by, rights_holder=rights_holder))
+                return
+            write_report(run, chosen, output, by=by, rights_holder=rights_holder)
+        except RightsHolderNotFoundError as exc:  # printed as text: holder names may look like console markup
+            err.print(Text.assemble(("error:", "bold red"), f" {exc}"), highlight=False)
+            raise typer.Exit(int(exc.exit_code)) from None
+    err.print(f"wrote {output} ({chosen}) for audit {run.audit_id}", markup=False)
 
 
 @app.command()

@@ -110,9 +110,7 @@ class WorkSnapshot:
     rights_holder: str | None = None
     org_id: str | None = None
     licence: str | None = None
-    consent_declared: str | None = (
-        None  # what the rights holder declared (catalog): granted, reserved, not_reserved, unknown
-    )
+    consent_declared: str | None = None  # rights holder declared (catalog): granted, reserved, not_reserved, unknown
     consent_declared_source: str | None = None  # where it was declared, e.g. "catalog works.csv:12"
 
     def rights(self) -> WorkRights:

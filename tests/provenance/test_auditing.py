@@ -7,7 +7,9 @@ list, report, query, export and verify the run.
 from __future__ import annotations
 
 import json
+import re
 import shutil
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -150,6 +152,26 @@ def test_catalog_rights_and_declared_consent_reach_every_match(catalogued):
     csv = invoke("report", "--index", index, "--format", "csv")
     assert "The Harbour Book" in csv.stdout
     assert "catalog " in csv.stdout
+
+
+def test_the_readme_rights_holder_query_and_the_holder_report_agree(catalogued):
+    root, index, _ = catalogued
+    shards = root / "shards"
+    shards.mkdir()
+    for n in range(3):
+        pq.write_table(pa.Table.from_pylist(records()), shards / f"part-{n}.parquet")
+    assert invoke("audit", shards, "--id-field", "id", "--index", index).exit_code == 0
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    (query,) = re.findall(r'^provenance sql "(SELECT coalesce\(rights_holder.*FROM latest_matches.*)"$', readme, re.MULTILINE)
+    rows = json.loads(invoke("sql", query, "--index", index, "-f", "json").stdout)
+    report = json.loads(invoke("report", "--by", "rights-holder", "--index", index, "--format", "json").stdout)
+    by_report = {
+        h["rights_holder"] or "(none)": (len(h["works"]), h["texts_matched"], h["matches"], h["longest_verbatim_words"])
+        for h in report["holders"]
+    }
+    by_sql = {r["rights_holder"]: (r["works"], r["records"], r["matches"], r["longest_run"]) for r in rows}
+    assert by_sql == by_report
+    assert by_sql["Harbour Press"] == (1, 3, 3, 60)
 
 
 def test_a_scan_run_is_listed_reported_verified_and_names_a_changed_shard(catalogued):
