@@ -162,7 +162,8 @@ def test_the_readme_rights_holder_query_and_the_holder_report_agree(catalogued):
         pq.write_table(pa.Table.from_pylist(records()), shards / f"part-{n}.parquet")
     assert invoke("audit", shards, "--id-field", "id", "--index", index).exit_code == 0
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    (query,) = re.findall(r'^provenance sql "(SELECT coalesce\(rights_holder.*FROM latest_matches.*)"$', readme, re.MULTILINE)
+    wanted = r'^provenance sql "(SELECT coalesce\(rights_holder.*FROM latest_matches.*)"$'
+    (query,) = re.findall(wanted, readme, re.MULTILINE)
     rows = json.loads(invoke("sql", query, "--index", index, "-f", "json").stdout)
     report = json.loads(invoke("report", "--by", "rights-holder", "--index", index, "--format", "json").stdout)
     by_report = {
