@@ -107,7 +107,7 @@ VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Show trace
 
 
 def _fail(message: str, code: ExitCode) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    err.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
     raise typer.Exit(int(code))
 
 

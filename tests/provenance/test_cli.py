@@ -255,3 +255,9 @@ def test_audits_run_and_record_with_either_lookup(indexed, tmp_path, lookup):
         assert result.exit_code == 0, result.output
         assert len(result.stdout.splitlines()) == 1
         assert "recorded as audit" in result.stderr
+
+
+def test_an_error_message_with_square_brackets_is_printed_as_it_is(audited):
+    result = audited.run("report", "[/x]")
+    assert result.exit_code == 6
+    assert "no audit run '[/x]'" in result.stderr
