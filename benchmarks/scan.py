@@ -35,9 +35,9 @@ from corpus import Prose
 
 from connectors import Document, sha256_hex
 from indexes import IndexParams, IndexStore
-from provenance.audit import AuditOptions
 from provenance.datasets import DatasetOptions
 from provenance.ingest import add_document
+from provenance.options import AuditOptions
 from provenance.scan import ScanOptions, ScanProgress, scan_dataset
 
 WORDS_PER_WORK = 2000

@@ -7,7 +7,6 @@ one robots.txt cache and one rate limit per run) and routes every source through
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
@@ -15,7 +14,8 @@ from typing import TYPE_CHECKING
 from connectors.base import Connector
 from connectors.errors import UnsupportedSourceError
 from connectors.files import FilesConnector
-from connectors.web import DEFAULT_DEPTH, DEFAULT_MAX_PAGES, WebConnector
+from connectors.options import ConnectorOptions
+from connectors.web import WebConnector
 from connectors.youtube import YouTubeConnector
 
 if TYPE_CHECKING:
@@ -24,17 +24,6 @@ if TYPE_CHECKING:
     from connectors.document import Document
 
 ENTRY_POINT_GROUP = "provenance.connectors"
-
-
-@dataclass(frozen=True)
-class ConnectorOptions:
-    """Settings of the built-in connectors for one run (the ``provenance add`` options)."""
-
-    crawl: bool = False
-    max_pages: int = DEFAULT_MAX_PAGES
-    depth: int = DEFAULT_DEPTH
-    allow_private: bool = False
-    lang: str | None = None
 
 
 def builtin_connectors(options: ConnectorOptions | None = None) -> list[Connector]:

@@ -41,13 +41,12 @@ from connectors.errors import (
 )
 from connectors.fetcher import DEFAULT_MAX_BYTES, Fetcher, Response
 from connectors.html import extract_html
+from connectors.options import DEFAULT_DEPTH, DEFAULT_MAX_PAGES
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from datetime import datetime
 
-DEFAULT_MAX_PAGES = 100
-DEFAULT_DEPTH = 2
 MAX_SITEMAP_NESTING = 3
 """Sitemap indexes may list indexes; deeper nesting than this is not followed."""
 MAX_SITEMAPS = 1000

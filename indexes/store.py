@@ -177,12 +177,39 @@ def _in_use(text: str) -> str:
 class IndexStore:
     """An open index file. Use ``IndexStore.open``; close it (or use ``with``) to release the lock."""
 
-    def __init__(self, path: str, con: duckdb.DuckDBPyConnection, params: IndexParams, *, read_only: bool) -> None:
+    def __init__(
+        self,
+        path: str,
+        con: duckdb.DuckDBPyConnection,
+        params: IndexParams,
+        *,
+        read_only: bool,
+        check: str | None = None,
+    ) -> None:
         self.path = path
         self.con = con
         self.params = params
         self.read_only = read_only
-        self.fingerprinter = Fingerprinter(params)
+        self._check = check
+        self._fingerprinter: Fingerprinter | None = None
+
+    @property
+    def fingerprinter(self) -> Fingerprinter:
+        """The index's fingerprinter, made on first use (it loads datasketch and the kernels).
+
+        An index whose fingerprints this machine computes differently is refused here: at open for
+        writing, and for readers (an audit) when they first fingerprint. Queries never need it.
+        """
+        if self._fingerprinter is None:
+            fingerprinter = Fingerprinter(self.params)
+            if self._check is not None and fingerprinter.check_value() != self._check:
+                raise IndexParametersError(
+                    self.path,
+                    "fingerprints computed here differ from the ones this index was built with "
+                    "(a different tokenizer, hash or library version); rebuild the index",
+                )
+            self._fingerprinter = fingerprinter
+        return self._fingerprinter
 
     # -- opening -------------------------------------------------------------------------------
 
@@ -238,10 +265,13 @@ class IndexStore:
             else:
                 cls._migrate(spath, con, stored, read_only=read_only)
             index_params = cls._check_params(spath, stored, params)
+            store = cls(spath, con, index_params, read_only=read_only, check=stored.get("check", ""))
+            if not read_only:
+                store.fingerprinter  # noqa: B018 - a writer checks the fingerprints at once
         except BaseException:
             con.close()
             raise
-        return cls(spath, con, index_params, read_only=read_only)
+        return store
 
     @staticmethod
     def _read_meta(path: str, con: duckdb.DuckDBPyConnection) -> dict[str, str] | None:
@@ -316,12 +346,6 @@ class IndexStore:
             raise IndexParametersError(
                 path,
                 f"index was built with other fingerprint parameters (index != requested: {diff})",
-            )
-        if Fingerprinter(stored).check_value() != meta.get("check"):
-            raise IndexParametersError(
-                path,
-                "fingerprints computed here differ from the ones this index was built with "
-                "(a different tokenizer, hash or library version); rebuild the index",
             )
         return stored
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -20,31 +20,13 @@ from indexes import IndexStoreError
 from provenance.align import Alignment, align
 from provenance.inputs import ScanItem
 from provenance.match import Match, WorkRights
+from provenance.options import AuditOptions
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
     from indexes import Fingerprinter, IndexParams, IndexStore, Passages
     from indexes.store import MetaValue, StoredWork
-
-
-@dataclass(frozen=True)
-class AuditOptions:
-    """Thresholds of the audit; all are options of ``provenance audit``.
-
-    ``min_words``: shared words a region needs to count as a match, not counting words inside stock
-    phrases and boilerplate (anchors that many works of the index share). ``min_score``: least verified
-    similarity. ``scan_stride``: step of the sliding windows over scanned texts (smaller finds more
-    and costs more). ``seed_words`` and ``max_gap`` shape the verifying alignment.
-    """
-
-    min_words: int = 30
-    min_score: float = 0.5
-    scan_stride: int = 10
-    seed_words: int = 4
-    max_gap: int = 16
-    batch_size: int = 64
-    lookup: Literal["memory", "duckdb"] = "memory"
 
 
 class WorkIdentity(Protocol):

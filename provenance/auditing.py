@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Literal
 
-from provenance.audit import AuditOptions, Auditor
+from provenance.audit import Auditor
 from provenance.datasets import DatasetOptions, dataset_format, looks_like_dataset
 from provenance.engines import ScanOptions
 from provenance.inputs import STDIN, InputFailure, InputOptions, ScanItem, read_inputs
+from provenance.options import AuditOptions
 from provenance.runs import RunRecorder, SaveOutcome, open_index, run_matches, save_run
 
 if TYPE_CHECKING:

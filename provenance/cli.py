@@ -4,14 +4,15 @@ Each command opens the index, calls one library function and turns library error
 message and an exit code.
 """
 
+from __future__ import annotations
+
 import json
 import sys
 import time
-from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -29,24 +30,25 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from connectors import ConnectorError, Fetcher, check_consent
-from connectors.registry import ConnectorOptions, connectors
-from indexes import IndexStore, IndexStoreError
-from indexes.maintenance import compact as compact_index
-from indexes.maintenance import remove_works
-from provenance.audit import AuditOptions
-from provenance.auditing import AuditEvents, AuditRequest, AuditResult, run_audit
-from provenance.catalog import WorkLabels
+from connectors.errors import ConnectorError
+from connectors.options import ConnectorOptions
+from indexes.errors import IndexStoreError
 from provenance.errors import ExitCode, ProvenanceError
 from provenance.holders import Grouping, RightsHolderNotFoundError
-from provenance.ingest import DEFAULT_JOBS, AddEvent, CatalogProgress, add_catalog, add_sources
-from provenance.match import Match, format_time_range
-from provenance.report import format_for, render, write_report
-from provenance.runs import SaveOutcome, ShardOutcome, list_runs, load_run, open_index, sync_pending
-from provenance.scan import ScanProgress, ScanSummary
-from provenance.sql import DEFAULT_LIMIT, QueryResult, export_views, format_result, run_query, views
-from provenance.verify import Verification, verify_manifest
+from provenance.options import DEFAULT_JOBS, DEFAULT_LIMIT, AuditOptions
 from provenance.version import __version__
+
+if TYPE_CHECKING:  # the rest is imported by the commands that use it: `provenance --help` stays fast
+    from collections.abc import Iterator, Sequence
+
+    from indexes import IndexStore
+    from provenance.auditing import AuditEvents, AuditResult
+    from provenance.ingest import AddEvent, CatalogProgress
+    from provenance.match import Match
+    from provenance.runs import SaveOutcome, ShardOutcome
+    from provenance.scan import ScanProgress, ScanSummary
+    from provenance.sql import QueryResult
+    from provenance.verify import Verification
 
 DEFAULT_INDEX = "provenance.duckdb"
 
@@ -204,6 +206,11 @@ def add(
     Unchanged works are skipped and changed ones replace their old version; videos already indexed are
     not fetched again unless --refresh, so an interrupted channel or catalog resumes where it stopped.
     """
+    from connectors.registry import connectors  # noqa: PLC0415 - loaded by the commands that use it
+    from indexes import IndexStore  # noqa: PLC0415
+    from provenance.catalog import WorkLabels  # noqa: PLC0415
+    from provenance.ingest import add_catalog, add_sources  # noqa: PLC0415
+
     if not sources and catalog is None:
         _fail("name works to add, or a --catalog", ExitCode.USAGE)
     given = {"creator": creator, "rights_holder": rights_holder, "title": title, "licence": licence}
@@ -271,7 +278,7 @@ class _AddProgress:
         self.started = time.monotonic()
         self.by_rows = False
 
-    def __enter__(self) -> "_AddProgress":
+    def __enter__(self) -> _AddProgress:
         self.progress.start()
         return self
 
@@ -396,6 +403,8 @@ def audit(
     imported later). Exit codes: 0 ran, 1 matches found (only with --fail-on-match), 2 usage error,
     3 some input could not be read (the rest was audited), 4 index error, 130 interrupted.
     """
+    from provenance.auditing import AuditRequest, run_audit  # noqa: PLC0415 - loaded by the commands that use it
+
     request = AuditRequest(
         inputs=tuple(inputs),
         options=AuditOptions(min_words=min_words, min_score=min_score, lookup=lookup.value),
@@ -438,7 +447,7 @@ class _AuditOutput:
         )
         self.task: TaskID | None = None
 
-    def __enter__(self) -> "_AuditOutput":
+    def __enter__(self) -> _AuditOutput:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -448,6 +457,8 @@ class _AuditOutput:
 
     def events(self) -> AuditEvents:
         """The callbacks ``run_audit`` calls."""
+        from provenance.auditing import AuditEvents  # noqa: PLC0415 - loaded by the commands that use it
+
         return AuditEvents(
             failure=lambda f: err.print(f"[red]failed[/] {escape(str(f))}", markup=True),
             warning=lambda w: err.print(f"[yellow]warning:[/] {escape(w)}", markup=True),
@@ -563,6 +574,8 @@ def _display_path(source: str) -> str:
 
 
 def _print_matches(matches: list[Match]) -> None:
+    from provenance.match import format_time_range  # noqa: PLC0415 - loaded by the commands that use it
+
     if not matches:
         out.print("No matches.")
         return
@@ -595,6 +608,8 @@ def works(
     verbose: VerboseOption = False,
 ) -> None:
     """List the indexed works (with their rights holder, when a catalog named one)."""
+    from provenance.runs import open_index  # noqa: PLC0415 - loaded by the commands that use it
+
     with _errors(verbose), open_index(index, read_only=True) as store:
         records = store.works(creator=creator, rights_holder=rights_holder)
     if as_json:
@@ -643,6 +658,8 @@ def consent(
     verbose: VerboseOption = False,
 ) -> None:
     """Show the machine-readable rights reservations of a web page, without indexing it."""
+    from connectors import Fetcher, check_consent  # noqa: PLC0415 - loaded by the commands that use it
+
     with _errors(verbose):
         report = check_consent(url, Fetcher(allow_private=allow_private))
     if as_json:
@@ -662,6 +679,8 @@ def audits(
     verbose: VerboseOption = False,
 ) -> None:
     """List the stored audit runs, newest first (runs waiting in INDEX.pending/ are marked pending)."""
+    from provenance.runs import list_runs, open_index, sync_pending  # noqa: PLC0415 - loaded when used
+
     with _errors(verbose):
         sync_pending(index)
         with open_index(index, read_only=True) as store:
@@ -760,6 +779,9 @@ def report(
     verbose: VerboseOption = False,
 ) -> None:
     """Write the report of a stored audit run: matches side by side, scores, sources, consent, manifest digest."""
+    from provenance.report import format_for, render, write_report  # noqa: PLC0415 - loaded when used
+    from provenance.runs import load_run, open_index, sync_pending  # noqa: PLC0415
+
     chosen = format_for(output, fmt.value if fmt else None)
     if chosen == "manifest" and (by or rights_holder is not None):
         _fail("the manifest is the whole run's: write it without --by and --rights-holder", ExitCode.USAGE)
@@ -794,6 +816,8 @@ def verify(
     verbose: VerboseOption = False,
 ) -> None:
     """Check an audit manifest against the files and the index: OK, or exactly what changed (exit 5)."""
+    from provenance.verify import verify_manifest  # noqa: PLC0415 - loaded by the commands that use it
+
     with _errors(verbose):
         result = verify_manifest(manifest, index)
     _print_verification(result)
@@ -836,6 +860,9 @@ def sql(
     Statements that write (INSERT, COPY, ATTACH, SET ...) are refused. Any DuckDB client can read the same
     views as research.NAME in the index file.
     """
+    from provenance.runs import open_index  # noqa: PLC0415 - loaded by the commands that use it
+    from provenance.sql import format_result, run_query  # noqa: PLC0415
+
     with _errors(verbose), open_index(index, read_only=True) as store:
         if query is None:
             _print_views(store)
@@ -850,6 +877,8 @@ def sql(
 
 
 def _print_views(store: IndexStore) -> None:
+    from provenance.sql import views  # noqa: PLC0415 - loaded by the commands that use it
+
     for view in views(store):
         table = Table(title=f"research.{view.name}: {view.comment}", title_justify="left")
         for column in ("Column", "Type", "Meaning"):
@@ -876,6 +905,9 @@ def export(
     verbose: VerboseOption = False,
 ) -> None:
     """Write the views (works, passages, consent, audits, audit_inputs, matches) as Parquet files."""
+    from provenance.runs import open_index, sync_pending  # noqa: PLC0415 - loaded when used
+    from provenance.sql import export_views  # noqa: PLC0415
+
     with _errors(verbose):
         sync_pending(index)
         with open_index(index, read_only=True) as store:
@@ -899,6 +931,9 @@ def remove(
 
     Criteria given together must all hold. Stored audit runs keep what they recorded.
     """
+    from indexes import IndexStore  # noqa: PLC0415 - loaded by the commands that use it
+    from indexes.maintenance import remove_works  # noqa: PLC0415
+
     if not (work or creator or rights_holder or source_prefix):
         _fail("say which works: --work, --creator, --rights-holder or --source-prefix", ExitCode.USAGE)
     with _errors(verbose), IndexStore.open(index, tool_version=__version__) as store:
@@ -918,6 +953,9 @@ def compact(
     verbose: VerboseOption = False,
 ) -> None:
     """Rebuild the key tables sorted by key (faster lookups) and reclaim space."""
+    from indexes import IndexStore  # noqa: PLC0415 - loaded by the commands that use it
+    from indexes.maintenance import compact as compact_index  # noqa: PLC0415
+
     with _errors(verbose), IndexStore.open(index, tool_version=__version__) as store:
         done = compact_index(store, rewrite=rewrite)
     mib = 1024 * 1024

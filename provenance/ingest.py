@@ -16,6 +16,7 @@ from connectors import ConnectorError, Document, connector_for, connectors
 from indexes import NewWork
 from provenance.catalog import CatalogRow, WorkLabels, catalog_rows, count_rows
 from provenance.inputs import InputFailure
+from provenance.options import DEFAULT_JOBS
 from provenance.workers import DEFAULT_POOL, Fingerprinting, FingerprintPool, Threads, cores
 
 if TYPE_CHECKING:
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from indexes import IndexStore, Passages
 
 Outcome = Literal["added", "replaced", "unchanged", "failed"]
-DEFAULT_JOBS = 8
 """Catalog rows in flight at once: enough to hide the network's latency, few enough to stay polite."""
 
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from connectors import ConnectorError, connector_for, sha256_hex
+from connectors.document import sha256_hex
 from connectors.encoding import decode
+from connectors.errors import ConnectorError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -62,6 +63,8 @@ def read_inputs(
             yield from _read_stdin(stdin, options)
             continue
         try:
+            from connectors.registry import connector_for  # noqa: PLC0415 - connectors load only to read files
+
             connector = connector_for(source)
             items = list(connector.expand(source))
         except ConnectorError as exc:

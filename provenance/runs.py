@@ -51,9 +51,9 @@ if TYPE_CHECKING:
 
     import duckdb
 
-    from provenance.audit import AuditOptions
     from provenance.datasets import Shard
     from provenance.inputs import InputOptions
+    from provenance.options import AuditOptions
 
 RECORD_WAIT_S = 10.0
 OPEN_WAIT_S = 10.0

@@ -33,11 +33,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from indexes import IndexStore
-from provenance.audit import AuditOptions
 from provenance.datasets import DatasetOptions, ReadProgress, Shard, find_shards
 from provenance.engines import MAX_FAILURES_KEPT, ScanOptions
 from provenance.inputs import InputFailure
 from provenance.match import from_row
+from provenance.options import AuditOptions
 from provenance.runs import ShardOutcome, finish_scan_run, open_scan_run, run_key, store_shard
 from provenance.version import __version__
 

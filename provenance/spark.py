@@ -66,7 +66,7 @@ import pyarrow.parquet as pq
 
 from connectors import sha256_hex
 from indexes import Fingerprinter, IndexParametersError, IndexParams, IndexStore
-from provenance.audit import MIN_ANCHORS, AuditOptions, WorkSide, verify
+from provenance.audit import MIN_ANCHORS, WorkSide, verify
 from provenance.datasets import (
     DatasetOptions,
     Line,
@@ -80,6 +80,7 @@ from provenance.datasets import (
 )
 from provenance.inputs import InputFailure, ScanItem
 from provenance.match import Match, WorkRights, arrow_schema, from_row
+from provenance.options import AuditOptions
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence

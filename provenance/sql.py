@@ -30,6 +30,7 @@ import duckdb
 
 from indexes.store import first_row
 from provenance.errors import OutputError, QueryError
+from provenance.options import DEFAULT_LIMIT
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -48,7 +49,6 @@ EXPORTED_VIEWS = (
     "shards",
     "failures",
 )
-DEFAULT_LIMIT = 1000
 OutputFormat = Literal["csv", "json", "jsonl"]
 
 

@@ -26,9 +26,10 @@ from provenance.runs import ShardOutcome
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
-    from provenance.audit import AuditOptions, Auditor
+    from provenance.audit import Auditor
     from provenance.datasets import DatasetOptions, Shard, ShardPart
     from provenance.match import Match
+    from provenance.options import AuditOptions
 
 MIB = 1 << 20
 # Failures kept per shard (the rest are counted): a shard of a million bad rows must not fill memory.

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from provenance.audit import AuditOptions, Auditor
+from provenance.audit import Auditor
 from provenance.datasets import DatasetOptions, ReadProgress
 from provenance.engines import ScanOptions, audit_shard
+from provenance.options import AuditOptions
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence

@@ -20,10 +20,11 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
 from indexes import IndexStore, IndexStoreError, tokenize
-from provenance.audit import AuditOptions, Auditor
+from provenance.audit import Auditor
 from provenance.datasets import DatasetOptions, ReadProgress, split_shard
 from provenance.engines import ScanOptions, audit_shard, failed, merged
 from provenance.engines.local import delta
+from provenance.options import AuditOptions
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence

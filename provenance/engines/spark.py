@@ -12,11 +12,11 @@ import shutil
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from provenance.audit import AuditOptions
 from provenance.datasets import DatasetOptions, ReadProgress, find_shards
 from provenance.engines import MAX_FAILURES_KEPT, file_sha256
 from provenance.errors import SparkUnavailableError
 from provenance.inputs import InputFailure
+from provenance.options import AuditOptions
 from provenance.runs import ShardOutcome
 
 if TYPE_CHECKING:

@@ -140,7 +140,11 @@ def test_a_changed_fingerprint_check_is_refused(index_path):
     con.execute("UPDATE meta SET value = 'x' WHERE key = 'check'")
     con.close()
     with pytest.raises(IndexParametersError, match="rebuild"):
-        IndexStore.open(index_path, read_only=True)
+        IndexStore.open(index_path)  # a writer is refused at once
+    with IndexStore.open(index_path, read_only=True) as store:  # a reader when it first fingerprints
+        assert store.state().works == 0  # queries need no fingerprints
+        with pytest.raises(IndexParametersError, match="rebuild"):
+            store.fingerprinter  # noqa: B018 - the property is what is tested
 
 
 def test_files_that_are_not_indexes(tmp_path):

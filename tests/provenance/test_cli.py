@@ -261,3 +261,15 @@ def test_an_error_message_with_square_brackets_is_printed_as_it_is(audited):
     result = audited.run("report", "[/x]")
     assert result.exit_code == 6
     assert "no audit run '[/x]'" in result.stderr
+
+
+def test_the_cli_loads_no_connector_fingerprinting_or_engine_to_start():
+    import subprocess  # noqa: PLC0415 - this test only
+    import sys  # noqa: PLC0415
+
+    code = (
+        "import sys, provenance.cli; heavy = ('yt_dlp', 'trafilatura', 'datasketch', 'scipy', 'numba', 'pyspark', "
+        "'pyarrow', 'connectors.registry', 'indexes.store'); print([m for m in heavy if m in sys.modules])"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"

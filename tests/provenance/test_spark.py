@@ -16,10 +16,11 @@ import pytest
 
 from connectors import sha256_hex
 from indexes import Fingerprinter, IndexParametersError, IndexParams, IndexStore, NewWork
-from provenance.audit import AuditOptions, Auditor
+from provenance.audit import Auditor
 from provenance.datasets import DatasetOptions, ReadProgress, Shard, find_shards, read_shard
 from provenance.engines.spark import outcomes
 from provenance.inputs import InputFailure, ScanItem
+from provenance.options import AuditOptions
 from provenance.runs import finish_scan_run, open_scan_run, run_matches, store_shard
 
 if shutil.which("java") is None:
