@@ -421,12 +421,15 @@ class IndexStore:
             passage_ids = self._next_ids("passage_ids", sum(len(p) for _, _, p in new))
             tables: list[tuple[pa.Table, pa.Table, pa.Table]] = []
             at = 0
-            for (i, work, passages), work_id in zip(new, work_ids.tolist(), strict=True):
-                self._insert_work_row(work_id, work, passages)
+            for (i, _, passages), work_id in zip(new, work_ids.tolist(), strict=True):
                 tables.append(_passage_tables(work_id, passages, passage_ids[at : at + len(passages)]))
                 at += len(passages)
-                self._insert_extras(work_id, work)
                 outcomes[i] = ("added", work_id)
+            ids = work_ids.tolist()
+            self._insert_arrow_named(
+                "works", _work_rows([(w, work, p) for w, (_, work, p) in zip(ids, new, strict=True)])
+            )
+            self._insert_extras_many([(w, work) for w, (_, work, _) in zip(ids, new, strict=True)])
             for name, parts in zip(("passages", "bands", "anchors"), zip(*tables, strict=True), strict=True):
                 self._insert_arrow(name, pa.concat_tables(parts))
         return [outcomes[i] for i in range(len(works))]
@@ -465,6 +468,49 @@ class IndexStore:
             f"INSERT INTO works (work_id, source, {', '.join(_WRITTEN)}) VALUES ({marks})",
             [work_id, work.source, *_work_row(work, passages)],
         )
+
+    def _insert_extras_many(self, works: Sequence[tuple[int, NewWork]]) -> None:
+        """Consent records and transcript cues of many works, one statement per table."""
+        consent = [
+            (
+                work_id,
+                work.retrieved_at,
+                str(work.consent.get("status", "unknown")),
+                str(work.consent.get("summary", "")),
+                json.dumps(work.consent, sort_keys=True, default=str),
+            )
+            for work_id, work in works
+            if work.consent is not None
+        ]
+        if consent:
+            self.con.executemany("INSERT INTO consent VALUES (?, ?, ?, ?, ?)", consent)
+        cued = [
+            (work_id, np.asarray(work.cues, dtype=np.float64).reshape(-1, 4)) for work_id, work in works if work.cues
+        ]
+        if cued:
+            ids = np.concatenate([np.full(c.shape[0], w, dtype=np.int64) for w, c in cued])
+            cues = np.concatenate([c for _, c in cued])
+            self._insert_arrow(
+                "cues",
+                pa.table(
+                    {
+                        "work_id": pa.array(ids),
+                        "char_start": pa.array(cues[:, 0].astype(np.int32)),
+                        "char_end": pa.array(cues[:, 1].astype(np.int32)),
+                        "start_s": pa.array(cues[:, 2]),
+                        "end_s": pa.array(cues[:, 3]),
+                    }
+                ),
+            )
+
+    def _insert_arrow_named(self, table: str, data: pa.Table) -> None:
+        """Insert an Arrow table by column name (the table may have more columns, left at their defaults)."""
+        columns = ", ".join(f'"{name}"' for name in data.column_names)
+        self.con.register("_incoming", data)
+        try:
+            self.con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _incoming")
+        finally:
+            self.con.unregister("_incoming")
 
     def _insert_extras(self, work_id: int, work: NewWork) -> None:
         """A work's consent record and transcript cues."""
@@ -578,6 +624,15 @@ class IndexStore:
         """The work indexed from ``source``, if any."""
         row = self._row(f"SELECT {_WORK_COLUMNS} FROM works WHERE source = ?", [source])
         return None if row is None else _work_record(row)
+
+    def known_sources(self, sources: Sequence[str]) -> dict[str, tuple[int, str, str]]:
+        """``source -> (work_id, content_sha256, text_sha256)`` of the indexed works among ``sources``, in one query."""
+        rows = self.con.execute(
+            "SELECT source, work_id, content_sha256, text_sha256 FROM works "
+            "WHERE source IN (SELECT unnest(?::VARCHAR[]))",
+            [list(sources)],
+        ).fetchall()
+        return {str(r[0]): (int(r[1]), str(r[2]), str(r[3])) for r in rows}
 
     def work_text(self, work_id: int) -> str:
         """The clean text the work's fingerprints and offsets refer to."""
@@ -716,6 +771,41 @@ def _work_row(work: NewWork, passages: Passages) -> list[Any]:
         json.dumps(work.metadata, sort_keys=True, default=str),
         work.text,
     ]
+
+
+_WORK_ROW_TYPES = {
+    "work_id": pa.int64(),
+    "source": pa.string(),
+    "kind": pa.string(),
+    "title": pa.string(),
+    "creator": pa.string(),
+    "rights_holder": pa.string(),
+    "org_id": pa.string(),
+    "licence": pa.string(),
+    "consent_declared": pa.string(),
+    "consent_declared_source": pa.string(),
+    "content_sha256": pa.string(),
+    "text_sha256": pa.string(),
+    "modified_at": pa.timestamp("us", tz="UTC"),
+    "retrieved_at": pa.timestamp("us", tz="UTC"),
+    "added_at": pa.timestamp("us", tz="UTC"),
+    "n_tokens": pa.int32(),
+    "n_passages": pa.int32(),
+    "metadata": pa.string(),
+    "text": pa.string(),
+}
+
+
+def _work_rows(works: Sequence[tuple[int, NewWork, Passages]]) -> pa.Table:
+    """Rows of ``works`` for new works, as one Arrow table (one insert for a batch, not one per work)."""
+    rows = [[work_id, work.source, *_work_row(work, passages)] for work_id, work, passages in works]
+    columns = list(zip(*rows, strict=True))
+    return pa.table(
+        {
+            name: pa.array(list(values), type=kind)
+            for (name, kind), values in zip(_WORK_ROW_TYPES.items(), columns, strict=True)
+        }
+    )
 
 
 def _passage_tables(work_id: int, passages: Passages, ids: I64) -> tuple[pa.Table, pa.Table, pa.Table]:

@@ -190,22 +190,15 @@ class _Writer:
         self.store = store
         self.emit = emit
         self.labels = labels
-        self.pending: list[tuple[Document, Passages, CatalogRow | WorkLabels | None]] = []
+        self.pending: list[Document] = []
         self.since = self.last = time.monotonic()
 
     def add(self, doc: Document) -> None:
         now = time.monotonic()
         slow, self.last = now - self.last >= WRITE_SECONDS, now
-        unchanged = _unchanged(self.store, doc)
-        if unchanged is not None:
-            if self.labels is not None and unchanged.work_id is not None:  # what the creator says now applies
-                self.store.relabel(unchanged.work_id, self.labels.given())
-            self.event(unchanged)
-            return
-        fp = self.store.fingerprinter
         if not self.pending:
             self.since = now
-        self.pending.append((doc, fp.passages(fp.tokenize(doc.text)), self.labels))
+        self.pending.append(doc)
         if slow or len(self.pending) >= WRITE_BATCH or time.monotonic() - self.since >= WRITE_SECONDS:
             self.flush()
 
@@ -215,9 +208,28 @@ class _Writer:
         self.emit(event)
 
     def flush(self) -> None:
+        """Write the pending documents: one query tells the unchanged ones, one transaction writes the rest."""
         batch, self.pending = self.pending, []
-        for event in _write_many(self.store, batch) if batch else []:
-            self.emit(event)
+        if not batch:
+            return
+        known = self.store.known_sources([doc.source for doc in batch])
+        fp = self.store.fingerprinter
+        events: list[AddEvent | None] = []
+        todo: list[tuple[Document, Passages, CatalogRow | WorkLabels | None]] = []
+        for doc in batch:
+            found = known.get(doc.source)
+            if found is not None and found[1:] == (doc.content_sha256, doc.text_sha256):
+                if self.labels is not None:  # what the creator says now applies
+                    self.store.relabel(found[0], self.labels.given())
+                events.append(
+                    AddEvent(doc.source, "unchanged", work_id=found[0], title=doc.title, warnings=doc.warnings)
+                )
+            else:
+                events.append(None)
+                todo.append((doc, fp.passages(fp.tokenize(doc.text)), self.labels))
+        written = iter(_write_many(self.store, todo) if todo else [])
+        for event in events:
+            self.emit(event if event is not None else next(written))
 
 
 def add_catalog(

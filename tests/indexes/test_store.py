@@ -92,16 +92,14 @@ def test_works_added_together_are_written_all_or_none(store, monkeypatch):
     assert outcomes == [("added", 1), ("added", 2), ("replaced", 1)]  # a later one of a source replaces it
     assert store.work(1).content_sha256 == "aaa"
     before = counts(store)
-    insert = store._insert_work_row
-    calls = []
+    insert = store._insert_arrow
 
-    def second_fails(*args):
-        calls.append(args)
-        if len(calls) == 2:
+    def bands_fail(table, data):  # the works' rows and passages are in by then
+        if table == "bands":
             raise RuntimeError("disk on fire")
-        insert(*args)
+        insert(table, data)
 
-    monkeypatch.setattr(store, "_insert_work_row", second_fails)
+    monkeypatch.setattr(store, "_insert_arrow", bands_fail)
     with pytest.raises(RuntimeError):
         store.add_works([(work("/w/3", sha="3"), None), (work("/w/4", sha="4"), None)])
     assert counts(store) == before

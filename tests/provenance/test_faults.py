@@ -143,29 +143,21 @@ def assert_index_consistent(path) -> int:
 
 
 def test_sigkill_while_adding_many_works_leaves_whole_works_and_a_rerun_completes(tmp_path):
-    folder = tmp_path / "works"
-    folder.mkdir()
-    rng = np.random.default_rng(7)
-    for i in range(40):
-        words = rng.integers(0, 20000, size=1000)
-        (folder / f"work-{i:03d}.txt").write_text(" ".join(f"w{w}" for w in words))
+    folder = works_folder(tmp_path, n=150)
     index = tmp_path / "index.duckdb"
     add = script(tmp_path, "add.py", ADD)
     command = [sys.executable, str(add), str(index), str(folder)]
-    # Killed inside the transaction of the eighth work (its row written, its passages not yet); works
-    # fetched together are written in one transaction, so none of that one's works is kept.
-    added = run_until([*command, "INSERT INTO works", "8"], lines=1, word="inside", delay=0.0)
+    # Killed inside the transaction of the second batch (its works' rows written, their passages not
+    # yet): works are written a batch (at most 64) per transaction, so none of that batch is kept.
+    added = run_until([*command, "INSERT INTO works", "2"], lines=1, word="inside", delay=0.0)
     assert added == 1
-    before = assert_index_consistent(index)
-    assert before < 8
-    # Killed at whatever point it has reached a little after the 20th work.
-    run_until([*command, "", "0"], lines=20 - before, word="added", delay=0.013)
     kept = assert_index_consistent(index)
-    assert kept >= 20
+    assert 0 < kept <= 64
     out = run_to_end([*command, "", "0"])
     assert out.count("unchanged") == kept  # what was committed before the kill is kept, not redone
+    assert out.count("added") == 150 - kept
     assert out.rstrip().endswith("finished")
-    assert assert_index_consistent(index) == 40
+    assert assert_index_consistent(index) == 150
 
 
 def works_folder(tmp_path, n=40):
@@ -180,25 +172,22 @@ def works_folder(tmp_path, n=40):
 
 @pytest.mark.parametrize("pool", ["threads", "processes"])
 def test_sigkill_during_a_catalog_run_with_jobs_leaves_whole_works_and_a_rerun_completes(tmp_path, pool):
-    folder = works_folder(tmp_path)
+    folder = works_folder(tmp_path, n=150)
     catalog = tmp_path / "catalog.csv"
     rows = [f"{p},Writer,Press,CC-BY-4.0,ID-{p.stem}" for p in sorted(folder.glob("*.txt"))]
     catalog.write_text("source,creator,rights_holder,licence,org_id\n" + "\n".join(rows) + "\n")
     index = tmp_path / "index.duckdb"
     command = [sys.executable, str(script(tmp_path, "catalog.py", CATALOG)), str(index), str(catalog), pool]
-    # Killed inside the transaction of the eighth work, with rows fetched and fingerprinted around it:
-    # works ready together are written in one transaction, so none of that one's works is kept.
-    assert run_until([*command, "INSERT INTO works", "8"], lines=1, word="inside", delay=0.0) == 1
-    before = assert_index_consistent(index)
-    assert before < 8
-    run_until([*command, "", "0"], lines=20 - before, word="added", delay=0.013)
+    # Killed inside the transaction of the second batch of works, with rows fetched and fingerprinted
+    # around it: works ready together are written in one transaction, so none of that batch is kept.
+    assert run_until([*command, "INSERT INTO works", "2"], lines=1, word="inside", delay=0.0) == 1
     kept = assert_index_consistent(index)
-    assert kept >= 20
+    assert 0 < kept < 150
     out = run_to_end([*command, "", "0"])
     assert out.count("unchanged") == kept  # what was committed before the kill is kept, not redone
-    assert out.count("added") == 40 - kept
+    assert out.count("added") == 150 - kept
     assert out.rstrip().endswith("finished 0")
-    assert assert_index_consistent(index) == 40
+    assert assert_index_consistent(index) == 150
     with IndexStore.open(index, read_only=True) as store:
         assert {w.creator for w in store.works()} == {"Writer"}
 
