@@ -654,6 +654,9 @@ def session(master: str) -> SparkSession:
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.debug.maxToStringFields", "100")  # result rows have 30 fields: no warning per plan
+        # The candidates and results are persisted after a shuffle: without this, adaptive execution
+        # leaves cached plans at spark.sql.shuffle.partitions (200 on a cluster), a task each per stage.
+        .config("spark.sql.optimizer.canChangeCachedPlanOutputPartitioning", "true")
     )
     if master.startswith("local"):
         builder = builder.config("spark.sql.shuffle.partitions", "4").config("spark.ui.enabled", "false")
