@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 APPLICATION = "provenance-index"
 COMMON_MIN_WORKS = 3
+CHECKPOINT_MB = 512  # WAL size at which a writer checkpoints (DuckDB's default is 16)
 COMMON_FRACTION = 1000
 MetaValue = str | int | float | bool | None
 I64 = npt.NDArray[np.int64]
@@ -256,6 +257,12 @@ class IndexStore:
         except duckdb.Error as exc:
             raise _classify(spath, exc) from exc
         con.execute("SET enable_progress_bar = false")  # it draws on stdout, where results go, past 2 s
+        if not read_only:
+            # DuckDB checkpoints (rewrites the file) whenever the WAL passes 16 MB: a bulk add of texts
+            # did so every few batches, and spent half its time there. Committed transactions are in the
+            # WAL and survive a kill all the same (replayed on the next open); the file is checkpointed
+            # on close.
+            con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_MB}MB'")
         try:
             stored = cls._read_meta(spath, con)
             if stored is None:
@@ -435,8 +442,10 @@ class IndexStore:
         return [outcomes[i] for i in range(len(works))]
 
     def _next_ids(self, sequence: str, n: int) -> I64:
-        rows = self.con.execute(f"SELECT nextval('{sequence}') FROM range(?)", [n]).fetchall() if n else []
-        return np.array([r[0] for r in rows], dtype=np.int64)
+        if not n:
+            return np.zeros(0, dtype=np.int64)
+        ids = self.con.execute(f"SELECT nextval('{sequence}') AS id FROM range(?)", [n]).fetchnumpy()["id"]
+        return np.asarray(ids, dtype=np.int64)
 
     def _add_one(self, work: NewWork, passages: Passages | None) -> tuple[AddOutcome, int]:
         """Write one work inside the caller's transaction."""
