@@ -10,4 +10,5 @@ extras="${1:-}"
 target="."
 if [ -n "$extras" ]; then target=".[$extras]"; fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --editable "$target"
+# constraints.txt pins what CI tested: the same numpy, duckdb and Python libraries, the same fingerprints.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --constraint constraints.txt --editable "$target"
