@@ -56,6 +56,7 @@ DEFAULT_INDEX = "provenance.duckdb"
 class Lookup(str, Enum):
     """Where candidate lookups run."""
 
+    auto = "auto"
     memory = "memory"
     duckdb = "duckdb"
 
@@ -381,8 +382,11 @@ def audit(
     ] = AuditOptions.min_score,
     lookup: Annotated[
         Lookup,
-        typer.Option(help="Candidate lookups: index arrays in memory (fast), or joins in DuckDB (little memory)."),
-    ] = Lookup.memory,
+        typer.Option(
+            help="Candidate lookups: index arrays in memory (fast once loaded), joins in DuckDB (little memory, "
+            "nothing to load), or auto: DuckDB for a few texts when no array cache is beside the index, else memory."
+        ),
+    ] = Lookup.auto,
     fail_on_match: Annotated[
         bool, typer.Option("--fail-on-match", help="Exit with 1 when any match is found.")
     ] = False,
@@ -405,9 +409,12 @@ def audit(
     """
     from provenance.auditing import AuditRequest, run_audit  # noqa: PLC0415 - loaded by the commands that use it
 
+    if output is not None:
+        _refuse_clobber(output, index, inputs)
     request = AuditRequest(
         inputs=tuple(inputs),
-        options=AuditOptions(min_words=min_words, min_score=min_score, lookup=lookup.value),
+        options=AuditOptions(min_words=min_words, min_score=min_score),
+        lookup=lookup.value,
         field=field,
         id_field=id_field,
         jsonl=jsonl,
@@ -554,6 +561,19 @@ def _print_saved(outcome: SaveOutcome) -> None:
     )
 
 
+def _refuse_clobber(output: Path, index: Path, inputs: Sequence[str]) -> None:
+    """Exit (usage) when ``-o`` names the index, its WAL or an input of the same run: writing would destroy it."""
+    protected = [(index, "the index"), (Path(f"{index}.wal"), "the index's log")]
+    protected += [(Path(i), "an input of this audit") for i in inputs if i != "-"]
+    target = output.resolve()
+    for path, what in protected:
+        same = target == path.resolve()
+        if not same and output.exists() and path.exists():
+            same = output.samefile(path)
+        if same:
+            _fail(f"-o {output} is {what}; writing there would destroy it: choose another file", ExitCode.USAGE)
+
+
 def _plural(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}{'es' if noun.endswith('ch') else 's'}"
 
@@ -605,9 +625,14 @@ def works(
     creator: Annotated[str | None, typer.Option(help="Only the works of this creator.")] = None,
     rights_holder: Annotated[str | None, typer.Option(help="Only the works of this rights holder.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per work per line.")] = False,
+    limit: Annotated[int, typer.Option(min=0, help="Works the table shows on a terminal at most; 0 shows all.")] = 50,
     verbose: VerboseOption = False,
 ) -> None:
-    """List the indexed works (with their rights holder, when a catalog named one)."""
+    """List the indexed works (with their rights holder, when a catalog or `add --rights-holder` named one).
+
+    On a terminal a table of the first --limit works; in a pipe, tab-separated rows of all of them;
+    with --json, one object per work.
+    """
     from provenance.runs import open_index  # noqa: PLC0415 - loaded by the commands that use it
 
     with _errors(verbose), open_index(index, read_only=True) as store:
@@ -623,6 +648,8 @@ def works(
                 "rights_holder": r.rights_holder,
                 "org_id": r.org_id,
                 "licence": r.licence,
+                "consent_declared": r.consent_declared,
+                "consent_declared_source": r.consent_declared_source,
                 "content_sha256": r.content_sha256,
                 "words": r.n_tokens,
                 "passages": r.n_passages,
@@ -630,21 +657,31 @@ def works(
             }
             sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
         return
-    table = Table(title=f"{_plural(len(records), 'work')} in {index}")
-    rights = any(r.rights_holder for r in records)  # a column only where a catalog named rights holders
-    for column in ("ID", "Title", "Kind", *(["Rights holder"] if rights else []), "Words", "Passages", "Source"):
+    if not out.is_terminal:  # a pipe: every work, one plain row each
+        sys.stdout.write("work_id\ttitle\tkind\trights_holder\twords\tpassages\tsource\n")
+        for r in records:
+            cells = (r.work_id, r.title, r.kind, r.rights_holder or "", r.n_tokens, r.n_passages, r.source)
+            sys.stdout.write("\t".join(str(c).replace("\t", " ").replace("\n", " ") for c in cells) + "\n")
+        return
+    shown = records if not limit else records[:limit]
+    table = Table(title=f"{_plural(len(records), 'work')} in {escape(str(index))}")
+    rights = any(r.rights_holder for r in shown)  # a column only where a catalog named rights holders
+    table.add_column("ID", no_wrap=True)
+    for column in ("Title", "Kind", *(["Rights holder"] if rights else []), "Words", "Passages", "Source"):
         table.add_column(column, overflow="fold")
-    for r in records:
+    for r in shown:
         table.add_row(
             str(r.work_id),
-            r.title,
+            escape(r.title),
             r.kind,
-            *([r.rights_holder or ""] if rights else []),
+            *([escape(r.rights_holder or "")] if rights else []),
             str(r.n_tokens),
             str(r.n_passages),
-            _display_path(r.source),
+            escape(_display_path(r.source)),
         )
     out.print(table)
+    if len(shown) < len(records):
+        err.print(f"showing {len(shown)} of {_plural(len(records), 'work')}; --limit 0 shows all, --json streams them")
 
 
 @app.command()
@@ -782,6 +819,8 @@ def report(
     from provenance.report import format_for, render, write_report  # noqa: PLC0415 - loaded when used
     from provenance.runs import load_run, open_index, sync_pending  # noqa: PLC0415
 
+    if output is not None:
+        _refuse_clobber(output, index, [])
     chosen = format_for(output, fmt.value if fmt else None)
     if chosen == "manifest" and (by or rights_holder is not None):
         _fail("the manifest is the whole run's: write it without --by and --rights-holder", ExitCode.USAGE)
@@ -853,12 +892,14 @@ def sql(
         SqlFormat.table
     ),
     limit: Annotated[int, typer.Option(min=0, help="Rows to print at most; 0 prints all.")] = DEFAULT_LIMIT,
+    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds a query may run before it is stopped.")] = 60.0,
     verbose: VerboseOption = False,
 ) -> None:
     """Run read-only SQL against the index; without a query, print the views and their columns.
 
-    Statements that write (INSERT, COPY, ATTACH, SET ...) are refused. Any DuckDB client can read the same
-    views as research.NAME in the index file.
+    Statements that write (INSERT, COPY, ATTACH, SET ...) are refused, and a query reaches the index only:
+    no files, URLs or extensions, at most 2 GB of memory and --timeout seconds. Any DuckDB client can
+    read the same views as research.NAME in the index file.
     """
     from provenance.runs import open_index  # noqa: PLC0415 - loaded by the commands that use it
     from provenance.sql import format_result, run_query  # noqa: PLC0415
@@ -867,7 +908,7 @@ def sql(
         if query is None:
             _print_views(store)
             return
-        result = run_query(store, query, limit=limit or None)
+        result = run_query(store, query, limit=limit or None, timeout_s=timeout)
     if fmt is SqlFormat.table:
         _print_result(result)
     else:

@@ -20,7 +20,7 @@ import json
 import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from rapidfuzz.distance import Indel
 
@@ -219,6 +219,11 @@ def safe_link(url: str | None) -> str | None:
         return None
     parts = urlsplit(url)
     return url if parts.scheme in {"http", "https"} and parts.netloc else None
+
+
+def _autolink(url: str) -> str:
+    """A URL safe inside a Markdown autolink ``<...>``: characters HTML or Markdown act on are percent-encoded."""
+    return quote(url, safe="/:?#[]@!$&'()*+,;=%~-._")
 
 
 def _seed(run: AuditRun) -> int:
@@ -727,7 +732,7 @@ def render_markdown(run: AuditRun, *, numbers: Sequence[int] | None = None, scop
             f"- Work {m.work_id}: {_md(w.source)} (characters {m.work_span[0]}-{m.work_span[1]}"
             + (f", at {_time(m)}" if m.work_time else "")
             + ")",
-            f"- Source: <{link}>" if link else f"- Source: {_md(w.source)}",
+            f"- Source: <{_autolink(link)}>" if link else f"- Source: {_md(w.source)}",
             (
                 f"- Scores: verified similarity {m.score:.3f}, estimated {m.estimated_similarity:.3f}, "
                 f"containment {m.containment:.3f}"

@@ -20,6 +20,7 @@ import csv
 import io
 import json
 import math
+import threading
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -28,6 +29,8 @@ from uuid import UUID
 
 import duckdb
 
+from indexes.errors import IndexStoreError
+from indexes.migrations import MIGRATIONS
 from indexes.store import first_row
 from provenance.errors import OutputError, QueryError
 from provenance.options import DEFAULT_LIMIT
@@ -50,6 +53,8 @@ EXPORTED_VIEWS = (
     "failures",
 )
 OutputFormat = Literal["csv", "json", "jsonl"]
+QUERY_SECONDS = 60.0
+QUERY_MEMORY = "2GB"
 
 
 @dataclass(frozen=True)
@@ -80,19 +85,67 @@ class View:
     columns: tuple[Column, ...]
 
 
+def expected_views() -> dict[str, str]:
+    """The SQL of every research view as this version of the tool creates it (in a scratch database)."""
+    con = duckdb.connect()
+    try:
+        for migration in MIGRATIONS:
+            migration(con)
+        return _view_sql(con)
+    finally:
+        con.close()
+
+
+def _view_sql(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    rows = con.execute(
+        "SELECT view_name, sql FROM duckdb_views() WHERE schema_name = ? AND database_name = current_database()",
+        [VIEW_SCHEMA],
+    ).fetchall()
+    return {str(name): str(sql) for name, sql in rows}
+
+
+def check_views(store: IndexStore) -> None:
+    """Refuse an index whose research views are not exactly the ones the tool made (they would run any SQL)."""
+    found, wanted = _view_sql(store.con), expected_views()
+    extra = sorted(set(found) - set(wanted))
+    changed = sorted(name for name in wanted if found.get(name) != wanted[name])
+    if extra or changed:
+        what = "; ".join(
+            part
+            for part in (
+                f"views the tool did not make: {', '.join(repr(n) for n in extra)}" if extra else "",
+                f"views changed or missing: {', '.join(changed)}" if changed else "",
+            )
+            if part
+        )
+        raise IndexStoreError(
+            store.path,
+            f"its research views are not the ones provenance creates ({what}); "
+            "`sql` and `export` run only on views they know (open it with DuckDB yourself if you trust it)",
+        )
+
+
 def prepare(store: IndexStore) -> duckdb.DuckDBPyConnection:
     """The store's read-only connection, set up for user queries (views first, no extension installs)."""
     if not store.read_only:
         raise QueryError(f"{store.path}: SQL runs only on an index opened read-only")
+    check_views(store)
     con = store.con
     con.execute(f"SET search_path = '{VIEW_SCHEMA},main'")
+    # The index and nothing else: no files, URLs or extensions reachable from a query (read_text('/etc/...'),
+    # httpfs), a bound on memory, and the configuration locked so a query cannot undo any of it.
+    con.execute("SET enable_external_access = false")
     con.execute("SET autoinstall_known_extensions = false")
+    con.execute("SET autoload_known_extensions = false")
+    con.execute(f"SET memory_limit = '{QUERY_MEMORY}'")
     con.execute("SET lock_configuration = true")
     return con
 
 
-def run_query(store: IndexStore, query: str, *, limit: int | None = DEFAULT_LIMIT) -> QueryResult:
-    """Run one read-only ``SELECT``; at most ``limit`` rows (None or 0: all)."""
+def run_query(
+    store: IndexStore, query: str, *, limit: int | None = DEFAULT_LIMIT, timeout_s: float = QUERY_SECONDS
+) -> QueryResult:
+    """Run one read-only ``SELECT``; at most ``limit`` rows (None or 0: all), interrupted after ``timeout_s``."""
     con = prepare(store)
     try:
         statements = con.extract_statements(query)
@@ -107,12 +160,18 @@ def run_query(store: IndexStore, query: str, *, limit: int | None = DEFAULT_LIMI
             f"refused: {kind} statements can write or change state; `provenance sql` only reads "
             "(SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE)"
         )
+    timer = threading.Timer(timeout_s, con.interrupt)
+    timer.start()
     try:
         cursor = con.execute(query)
         description = cursor.description or []
         rows = cursor.fetchall() if not limit else cursor.fetchmany(limit + 1)
+    except duckdb.InterruptException as exc:
+        raise QueryError(f"stopped after {timeout_s:g} s (--timeout sets the limit)") from exc
     except duckdb.Error as exc:
         raise QueryError(_first_line(exc)) from exc
+    finally:
+        timer.cancel()
     truncated = bool(limit) and len(rows) > (limit or 0)
     return QueryResult(
         columns=tuple(d[0] for d in description),
@@ -176,12 +235,25 @@ def format_result(result: QueryResult, fmt: OutputFormat) -> str:
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(result.columns)
         for row in result.rows:
-            writer.writerow(["" if v is None else _csv_value(v) for v in row])
+            writer.writerow(["" if v is None else _defused(_csv_value(v)) for v in row])
         return buffer.getvalue()
     objects = [dict(zip(result.columns, (jsonable(v) for v in row), strict=True)) for row in result.rows]
     if fmt == "json":
         return json.dumps(objects, ensure_ascii=False, indent=2) + "\n"
     return "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in objects)
+
+
+def _defused(text: str) -> str:
+    """A CSV cell that a spreadsheet would run as a formula gets a leading apostrophe (OWASP), as in reports."""
+    return "'" + text if text[:1] in {"=", "+", "-", "@", "\t", "\r"} and not _is_number(text) else text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _csv_value(value: Any) -> str:  # noqa: ANN401 - any value DuckDB returns
@@ -204,18 +276,24 @@ def export_views(store: IndexStore, directory: Path) -> list[Exported]:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"{directory}: cannot create the export folder ({exc.strerror or exc})") from exc
+    check_views(store)
     written = []
-    described = views(store)
+    described = [view for view in views(store) if view.name in EXPORTED_VIEWS]
+    targets = [directory / f"{view.name}.parquet" for view in described] + [directory / "schema.json"]
+    planted = [str(t) for t in targets if t.is_symlink()]
+    if planted:
+        raise OutputError(f"{directory}: refusing to write through symbolic links ({', '.join(planted)})")
     for view in described:
         target = directory / f"{view.name}.parquet"
         literal = "'" + str(target).replace("'", "''") + "'"
+        name = '"' + view.name.replace('"', '""') + '"'
         try:
             store.con.execute(
-                f"COPY (SELECT * FROM {VIEW_SCHEMA}.{view.name}) TO {literal} (FORMAT parquet, COMPRESSION zstd)"
+                f"COPY (SELECT * FROM {VIEW_SCHEMA}.{name}) TO {literal} (FORMAT parquet, COMPRESSION zstd)"
             )
         except duckdb.Error as exc:
             raise OutputError(f"{target}: cannot write ({_first_line(exc)})") from exc
-        count = first_row(store.con.execute(f"SELECT count(*) FROM {VIEW_SCHEMA}.{view.name}"))
+        count = first_row(store.con.execute(f"SELECT count(*) FROM {VIEW_SCHEMA}.{name}"))
         written.append(Exported(view.name, target, int(count[0]) if count else 0))
     schema = {
         view.name: {

@@ -151,7 +151,7 @@ def listed(*args):
 
 def test_works_shows_and_filters_by_rights_holder_and_remove_takes_theirs_down(tmp_path):
     index = catalog_index(tmp_path)
-    table = runner.invoke(app, ["works", "--index", str(index)], env={"COLUMNS": "200"})
+    table = runner.invoke(app, ["works", "--index", str(index)], env={"COLUMNS": "200", "TTY_COMPATIBLE": "1"})
     assert "Rights holder" in table.stdout
     assert "Harbour Press" in table.stdout
     assert listed("--index", str(index)) == [("c", None), ("a", "Harbour Press"), ("b", "Meadow Press")]
@@ -170,7 +170,7 @@ def test_without_a_catalog_the_works_table_has_no_rights_column(tmp_path):
     (tmp_path / "a.txt").write_text(WORK, encoding="utf-8")
     index = tmp_path / "i.duckdb"
     assert invoke("add", str(tmp_path / "a.txt"), "--index", str(index)).exit_code == 0
-    table = runner.invoke(app, ["works", "--index", str(index)], env={"COLUMNS": "200"})
+    table = runner.invoke(app, ["works", "--index", str(index)], env={"COLUMNS": "200", "TTY_COMPATIBLE": "1"})
     assert table.exit_code == 0, table.output
     assert "Rights holder" not in table.stdout
     assert "Passages" in table.stdout
@@ -218,3 +218,19 @@ def test_matches_group_by_rights_holder_in_sql_and_reports_name_it(tmp_path):
         ("Ada Writer", "Harbour Press"),
         ("Bo Writer", "Meadow Press"),
     ]
+
+
+def test_works_streams_plain_rows_in_a_pipe_and_limits_the_table_on_a_terminal(tmp_path):
+    folder = tmp_path / "works"
+    folder.mkdir()
+    for n in range(7):
+        (folder / f"w{n}.txt").write_text(WORK.replace("harbour", f"harbour{n}x"), encoding="utf-8")
+    index = tmp_path / "i.duckdb"
+    assert invoke("add", str(folder), "--index", str(index)).exit_code == 0
+    piped = invoke("works", "--index", str(index))
+    rows = piped.stdout.splitlines()
+    assert rows[0].split("\t")[:3] == ["work_id", "title", "kind"]
+    assert len(rows) == 8
+    table = runner.invoke(app, ["works", "--index", str(index), "--limit", "3"], env={"TTY_COMPATIBLE": "1"})
+    assert table.exit_code == 0, table.output
+    assert "showing 3 of 7 works" in table.stderr
