@@ -47,6 +47,8 @@ EXPORTED_VIEWS = (
     "latest_matches",
     "shards",
     "failures",
+    "probe_requests",
+    "probe_works",
 )
 DEFAULT_LIMIT = 1000
 OutputFormat = Literal["csv", "json", "jsonl"]
