@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -35,6 +35,7 @@ from connectors.registry import ConnectorOptions, connectors
 from indexes import IndexStore, IndexStoreError
 from indexes.maintenance import compact as compact_index
 from indexes.maintenance import remove_works
+from provenance import probe as probing
 from provenance.audit import AuditOptions
 from provenance.auditing import AuditEvents, AuditRequest, AuditResult, run_audit
 from provenance.catalog import WorkLabels
@@ -42,15 +43,13 @@ from provenance.errors import ExitCode, ProvenanceError
 from provenance.holders import Grouping, RightsHolderNotFoundError
 from provenance.ingest import DEFAULT_JOBS, AddEvent, CatalogProgress, add_catalog, add_sources
 from provenance.match import Match, format_time_range
+from provenance.probe import DryPrompt, ProbeEvents, ProbeResult, load_probe
 from provenance.report import format_for, render, write_report
 from provenance.runs import SaveOutcome, ShardOutcome, list_runs, load_run, open_index, sync_pending
 from provenance.scan import ScanProgress, ScanSummary
 from provenance.sql import DEFAULT_LIMIT, QueryResult, export_views, format_result, run_query, views
 from provenance.verify import Verification, verify_manifest
 from provenance.version import __version__
-
-if TYPE_CHECKING:
-    from provenance.probe import DryPrompt, ProbeEvents, ProbeResult
 
 DEFAULT_INDEX = "provenance.duckdb"
 
@@ -672,10 +671,6 @@ def probe(
     stopped probe resumes when run again with the same options, asking nothing already answered.
     Exit codes: 0 ran, 2 usage error, 3 a work failed (the others were probed), 4 index error.
     """
-    try:
-        from provenance import probe as probing  # noqa: PLC0415 - loads the optional openai SDK only here
-    except ImportError as exc:  # pragma: no cover - the extra is part of dev installs
-        _fail(f"probing needs the openai SDK: pip install 'provenance-audit[probe]' ({exc})", ExitCode.USAGE)
     selection = probing.WorkSelection(
         work_ids=tuple(work or ()), creator=creator, rights_holder=rights_holder, sample=sample, seed=seed
     )
@@ -741,10 +736,8 @@ class _ProbeProgress:
     def __exit__(self, *exc: object) -> None:
         self.bar.stop()
 
-    def events(self) -> "ProbeEvents":
+    def events(self) -> ProbeEvents:
         """The callbacks ``probe`` calls."""
-        from provenance.probe import ProbeEvents  # noqa: PLC0415 - optional dependency, see probe()
-
         return ProbeEvents(planned=self.planned, answered=lambda _ex: self.advance())
 
     def planned(self, total: int) -> None:
@@ -757,7 +750,7 @@ class _ProbeProgress:
             self.bar.advance(self.task)
 
 
-def _print_dry_run(prompts: "Sequence[DryPrompt]", *, as_json: bool) -> None:
+def _print_dry_run(prompts: Sequence[DryPrompt], *, as_json: bool) -> None:
     total = sum(p.prompt_tokens + p.completion_tokens for p in prompts)
     for p in prompts:
         if as_json:
@@ -780,7 +773,7 @@ def _print_dry_run(prompts: "Sequence[DryPrompt]", *, as_json: bool) -> None:
     )
 
 
-def _print_probe(result: "ProbeResult", *, as_json: bool) -> None:
+def _print_probe(result: ProbeResult, *, as_json: bool) -> None:
     if as_json:
         for w in result.works:
             sys.stdout.write(json.dumps(w.to_json(result.audit_id, result.model, result.method)) + "\n")
@@ -998,11 +991,12 @@ def report(
         sync_pending(index)
         with open_index(index, read_only=True) as store:
             run = load_run(store, audit_id)
+            details = load_probe(store, run) if run.kind == "probe" else None
         try:
             if output is None:
-                sys.stdout.write(render(run, chosen, by=by, rights_holder=rights_holder))
+                sys.stdout.write(render(run, chosen, by=by, rights_holder=rights_holder, probe=details))
                 return
-            write_report(run, chosen, output, by=by, rights_holder=rights_holder)
+            write_report(run, chosen, output, by=by, rights_holder=rights_holder, probe=details)
         except RightsHolderNotFoundError as exc:  # printed as text: holder names may look like console markup
             err.print(Text.assemble(("error:", "bold red"), f" {exc}"), highlight=False)
             raise typer.Exit(int(exc.exit_code)) from None

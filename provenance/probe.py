@@ -594,12 +594,15 @@ def probe(
         audit_id, resumed = _open_probe_run(store, key, plans, parameters, arguments, restart=restart)
         answered = _answered(store, audit_id)
         own_client = client is None
-        client = client or ProbeClient(
-            options.base_url,
-            api_key,
-            timeout_s=options.timeout_s,
-            retry=RetryPolicy(retries=options.retries, base_s=options.backoff_s),
-        )
+        try:
+            client = client or ProbeClient(
+                options.base_url,
+                api_key,
+                timeout_s=options.timeout_s,
+                retry=RetryPolicy(retries=options.retries, base_s=options.backoff_s),
+            )
+        except ImportError as exc:
+            raise ProbeError(f"probing needs the openai SDK: pip install 'provenance-audit[probe]' ({exc})") from exc
         session = _Session(store, audit_id, options, client, answered, events)
         auditor = Auditor(store, audit_options)
         if events.planned is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -25,7 +26,8 @@ from typer.testing import CliRunner
 from indexes import IndexStore
 from provenance.cli import app
 from provenance.nv_recall import NearVerbatimRule, identical_blocks, merge, near_verbatim_blocks, recall
-from provenance.probe import INSTRUCTION, SYSTEM, ProbeOptions, plan_points
+from provenance.probe import INSTRUCTION, SYSTEM, ProbeOptions, load_probe, plan_points
+from provenance.report import render
 from provenance.runs import load_run
 
 if TYPE_CHECKING:
@@ -488,3 +490,51 @@ def test_no_work_and_too_short_works_say_so(works_index, scripted):
     short = probe(index, url, "--prefix-words", "400", "--dry-run")
     assert short.exit_code == 2
     assert "too short to probe: 400 words" in short.stderr
+
+
+# -- reports ---------------------------------------------------------------------------------------
+
+
+def test_the_report_shows_recall_and_the_three_texts_side_by_side(works_index, scripted):
+    index, ids, texts = works_index
+    _model, url = scripted
+    result = probe(index, url, "--points", "1", "--work", str(ids["near"]), "--work", str(ids["refuse"]))
+    assert result.exit_code == 0, result.output
+    with IndexStore.open(index, read_only=True) as store:
+        run = load_run(store)
+        html = render(run, "html", probe=load_probe(store, run))
+        md = render(run, "md", probe=load_probe(store, run))
+    # Two points each: the near copy covers 2 x 39 of 400 words; the refusal nothing.
+    assert '<td class="num">0.195</td>' in html
+    assert '<td class="num">0.000</td>' in html
+    assert html.count('class="probe-point"') == 4
+    near = re.findall(r'<section class="probe-point">.*?</section>', html, flags=re.DOTALL)[0]
+    assert near.count('<mark class="copied">') == 2 * 4  # four copied stretches, each on both sides
+    assert "qq9" in near
+    assert REFUSAL.replace("'", "&#x27;") in html
+    assert "| nv_recall |" in md.replace(" nv_recall ", " nv_recall ")
+    assert f"**{' '.join(texts['near'][50:59])}**" in md
+    assert "## The responses audited against the index" in md
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary on PATH (Debian: apt-get install -y chromium)")
+def test_the_probe_report_renders_in_chromium(works_index, scripted, tmp_path):
+    index, ids, _texts = works_index
+    _model, url = scripted
+    assert probe(index, url, "--points", "1", "--work", str(ids["memorized"])).exit_code == 0
+    page = tmp_path / "probe.html"
+    assert runner.invoke(app, ["report", "--index", str(index), "-o", str(page)]).exit_code == 0
+    profile = tmp_path / "profile"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+    done = subprocess.run(
+        [CHROMIUM, *flags, f"--user-data-dir={profile}", "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    dom = done.stdout
+    assert "<script" not in dom
+    assert 'class="probe-point"' in dom
+    assert dom.count('<mark class="copied">') >= 4
