@@ -492,6 +492,23 @@ def test_no_work_and_too_short_works_say_so(works_index, scripted):
     assert "too short to probe: 400 words" in short.stderr
 
 
+def test_verify_rechecks_the_probed_works_and_the_stored_responses(works_index, scripted, tmp_path):
+    index, ids, _texts = works_index
+    _model, url = scripted
+    assert probe(index, url, "--points", "1", "--work", str(ids["memorized"])).exit_code == 0
+    manifest = tmp_path / "probe.json"
+    assert runner.invoke(app, ["report", "--index", str(index), "-f", "manifest", "-o", str(manifest)]).exit_code == 0
+    ok = runner.invoke(app, ["verify", str(manifest), "--index", str(index)])
+    assert ok.exit_code == 0, ok.output
+    assert "1 probed work unchanged" in ok.stdout
+    assert "2 matches: both excerpts cut again" in ok.stdout
+    with IndexStore.open(index) as store:
+        store.con.execute("UPDATE probe_requests SET response = 'edited ' || response WHERE point = 0")
+    changed = runner.invoke(app, ["verify", str(manifest), "--index", str(index)])
+    assert changed.exit_code == 5
+    assert "match 1: the scanned text" in changed.stdout
+
+
 # -- reports ---------------------------------------------------------------------------------------
 
 
