@@ -696,7 +696,12 @@ def probe(
     )
     with _errors(verbose):
         if dry_run:
-            _print_dry_run(probing.dry_run(index, selection, options), as_json=as_json)
+            prompts, unfit = probing.dry_run(index, selection, options)
+            _print_dry_run(prompts, as_json=as_json)
+            for reason in unfit:
+                err.print(Text.assemble(("would fail", "red"), f" {reason}"), highlight=False)
+            if unfit:
+                raise typer.Exit(int(ExitCode.INPUT_ERROR))
             return
         with _ProbeProgress() as progress:
             result = probing.probe(

@@ -341,18 +341,20 @@ def _prompt_json(prompt: list[dict[str, str]] | str) -> str:
     return json.dumps(prompt, ensure_ascii=False)
 
 
-def dry_run(index: str | Path, selection: WorkSelection, options: ProbeOptions) -> list[DryPrompt]:
-    """The prompts a probe would send first, with token estimates; asks nothing, writes nothing.
+def dry_run(index: str | Path, selection: WorkSelection, options: ProbeOptions) -> tuple[list[DryPrompt], list[str]]:
+    """The prompts a probe would send, with token estimates, and why works would fail; asks nothing, writes nothing.
 
     For ``extract`` later rounds depend on the answers: they are listed with the first round's words
     plus ``max_tokens`` per earlier round as the estimate.
     """
     found: list[DryPrompt] = []
+    unfit: list[str] = []
     with open_index(index, read_only=True) as store:
         for work_id in select_works(store, selection):
             plan = plan_work(store, work_id, options)
             if plan.error is not None:
-                raise ProbeError(f"work {work_id} ({plan.title}): {plan.error}")
+                unfit.append(f"work {work_id} ({plan.title}): {plan.error}")
+                continue
             rounds = options.rounds if options.method == "extract" else 1
             for p in plan.points:
                 text = _prompt_json(prompt_for(plan, p, options.mode))
@@ -360,7 +362,7 @@ def dry_run(index: str | Path, selection: WorkSelection, options: ProbeOptions) 
                 for r in range(1, rounds + 1):
                     tokens = base + (r - 1) * options.max_tokens
                     found.append(DryPrompt(work_id, plan.title, p.point, r, text, tokens, options.max_tokens))
-    return found
+    return found, unfit
 
 
 # -- measuring ----------------------------------------------------------------------------------

@@ -395,6 +395,7 @@ def test_max_requests_stops_cleanly_and_the_rerun_goes_on(works_index, scripted)
 def test_a_probe_killed_halfway_resumes_and_asks_nothing_twice(works_index, tmp_path):
     index, ids, texts = works_index
     model = Scripted(texts, hang_after=5)
+    model.sent_429 = True  # Retry-After is tested above; here every answer is a 200 or the hang
     server, url = serve(model)
     try:
         cmd = [sys.executable, "-m", "provenance", "probe", "--base-url", url, "--model", "scripted"]
@@ -482,14 +483,20 @@ def test_dry_run_lists_prompts_and_asks_nothing(works_index, scripted):
 
 
 def test_no_work_and_too_short_works_say_so(works_index, scripted):
-    index, _ids, _texts = works_index
+    index, ids, _texts = works_index
     _model, url = scripted
     none = probe(index, url, "--creator", "nobody")
     assert none.exit_code == 2
     assert "no work in the selection" in none.stderr
-    short = probe(index, url, "--prefix-words", "400", "--dry-run")
-    assert short.exit_code == 2
-    assert "too short to probe: 400 words" in short.stderr
+    planned = probe(index, url, "--prefix-words", "400", "--dry-run")
+    assert planned.exit_code == 3
+    assert planned.stderr.count("would fail work ") == len(ids)
+    assert "too short to probe: 400 words" in planned.stderr
+    short = probe(index, url, "--prefix-words", "400", "--work", str(ids["memorized"]), "--json")
+    assert short.exit_code == 3
+    row = by_work(short.stdout)[ids["memorized"]]
+    assert (row["status"], row["requests"]) == ("failed", 0)
+    assert row["error"].startswith("too short to probe: 400 words, the prefix alone needs 400")
 
 
 def test_verify_rechecks_the_probed_works_and_the_stored_responses(works_index, scripted, tmp_path):
