@@ -38,7 +38,7 @@ from indexes.store import first_row
 from provenance.audit import AuditOptions, Auditor
 from provenance.errors import ExitCode, ProvenanceError
 from provenance.inputs import ScanItem
-from provenance.manifest import manifest_for
+from provenance.manifest import digest_of, manifest_for
 from provenance.nv_recall import NearVerbatimRule, NvBlock, near_verbatim_blocks, recall
 from provenance.probe_client import Completion, Mode, ProbeClient, ProbeRequestError, RetryPolicy, endpoint_label
 from provenance.runs import (
@@ -589,7 +589,7 @@ def probe(
         plans = [plan_work(store, w, options) for w in ids]
         key = run_key(
             {"probe": options.keyed(), "works": [(p.work_id, p.text_sha256) for p in plans]},
-            store.state().digest,
+            "probe",  # not the index digest: adding other works must not orphan a probe's answers
         )
         audit_options = audit or AuditOptions()
         parameters = {"probe": options.keyed(), "audit": asdict(audit_options), "index": asdict(store.params)}
@@ -611,27 +611,8 @@ def probe(
             events.planned(
                 sum(len(p.points) if options.method == "prefix" else options.rounds for p in plans if p.error is None)
             )
-        results: dict[int, WorkResult] = {}
-        stops: list[str] = []
         try:
-            with ThreadPoolExecutor(max_workers=options.jobs, thread_name_prefix="probe") as pool:
-                futures = {pool.submit(_run_work, session, plan): plan for plan in plans}
-                for future in as_completed(futures):
-                    plan = futures[future]
-                    exchanges, stop = future.result()
-                    result = work_result(plan, exchanges, options, tokenize=store.fingerprinter.tokenize)
-                    if stop is not None and result.status == "ok":
-                        stops.append(stop)
-                        result = WorkResult(**{**asdict(result), "status": "stopped", "error": stop})
-                    with session.lock:
-                        _store_work(store, auditor, audit_id, plan, exchanges, result)
-                    results[plan.work_id] = result
-                    if events.work is not None:
-                        events.work(result)
-        except BaseException:
-            with session.lock:
-                _finish_probe_run(store, audit_id, interrupted=True)
-            raise
+            results, stops = _probe_all(session, plans, auditor)
         finally:
             if own_client:
                 client.close()
@@ -649,6 +630,39 @@ def probe(
         matches=len(run.matches),
         stopped=stops[0] if stops else None,
     )
+
+
+def _probe_all(
+    session: _Session, plans: Sequence[WorkPlan], auditor: Auditor
+) -> tuple[dict[int, WorkResult], list[str]]:
+    """Probe every work on ``--jobs`` threads, storing each work's result as it completes; why any stopped."""
+    store, options, events = session.store, session.options, session.events
+    results: dict[int, WorkResult] = {}
+    stops: list[str] = []
+    pool = ThreadPoolExecutor(max_workers=options.jobs, thread_name_prefix="probe")
+    try:
+        futures = {pool.submit(_run_work, session, plan): plan for plan in plans}
+        for future in as_completed(futures):
+            plan = futures[future]
+            exchanges, stop = future.result()
+            result = work_result(plan, exchanges, options, tokenize=store.fingerprinter.tokenize)
+            if stop is not None and result.status == "ok":
+                stops.append(stop)
+                result = WorkResult(**{**asdict(result), "status": "stopped", "error": stop})
+            with session.lock:
+                _store_work(store, auditor, session.audit_id, plan, exchanges, result)
+            results[plan.work_id] = result
+            if events.work is not None:
+                events.work(result)
+    except BaseException:
+        # Ctrl-C or an error: no new request starts; those in flight end (and are stored) first.
+        session.stopped = "interrupted"
+        pool.shutdown(wait=True, cancel_futures=True)
+        with session.lock:
+            _finish_probe_run(store, session.audit_id, interrupted=True)
+        raise
+    pool.shutdown()
+    return results, stops
 
 
 def _open_probe_run(
@@ -819,6 +833,8 @@ def _finish_probe_run(store: IndexStore, audit_id: str, *, interrupted: bool) ->
         )
     run = load_run(store, audit_id)
     manifest = manifest_for(run)
+    manifest["probe"] = _manifest_probe(store, audit_id)
+    manifest["digest"] = digest_of(manifest)
     store.con.execute(
         "UPDATE audits SET manifest = ?, manifest_sha256 = ? WHERE audit_id = ?",
         [
@@ -828,6 +844,45 @@ def _finish_probe_run(store: IndexStore, audit_id: str, *, interrupted: bool) ->
         ],
     )
     return AuditRun(**{**_fields(run), "manifest": manifest})
+
+
+def _manifest_probe(store: IndexStore, audit_id: str) -> dict[str, Any]:
+    """What a probe's manifest adds: every answered request (key, response SHA-256) and each work's measures."""
+    requests = [
+        {
+            "work_id": int(r[0]),
+            "point": int(r[1]),
+            "round": int(r[2]),
+            "request_key": r[3],
+            "prompt_sha256": sha256_hex(str(r[4]).encode("utf-8")),
+            "response_sha256": sha256_hex(str(r[5]).encode("utf-8")),
+            "model_reported": r[6],
+            "response_id": r[7],
+        }
+        for r in store.con.execute(
+            "SELECT work_id, point, round, request_key, prompt, response, model_reported, response_id "
+            "FROM probe_requests WHERE audit_id = ? AND status = 'ok' "
+            "QUALIFY row_number() OVER (PARTITION BY request_key ORDER BY finished_at DESC) = 1 "
+            "ORDER BY work_id, point, round",
+            [audit_id],
+        ).fetchall()
+    ]
+    works = [
+        {
+            "work_id": int(r[0]),
+            "nv_recall": round(float(r[1]), 6),
+            "longest_verbatim_words": int(r[2]),
+            "matched_words": int(r[3]),
+            "points_matched": int(r[4]),
+            "status": r[5],
+        }
+        for r in store.con.execute(
+            "SELECT work_id, nv_recall, longest_verbatim_words, matched_words, points_matched, status "
+            "FROM probe_works WHERE audit_id = ? ORDER BY work_id",
+            [audit_id],
+        ).fetchall()
+    ]
+    return {"requests": requests, "works": works}
 
 
 # -- reading a stored probe ---------------------------------------------------------------------

@@ -250,10 +250,21 @@ def _check_probe(store: IndexStore, manifest: dict[str, Any], result: Verificati
     if unchanged:
         result.confirmed.append(f"{unchanged} probed work{'s' if unchanged != 1 else ''} unchanged (text re-hashed)")
     rows = store.con.execute(
-        "SELECT work_id, point, round, response FROM probe_requests WHERE audit_id = ? AND status = 'ok'",
+        "SELECT request_key, work_id, point, round, response FROM probe_requests WHERE audit_id = ? AND status = 'ok'",
         [manifest["audit_id"]],
     ).fetchall()
-    return {f"probe:{r[0]}:{r[1]}:{r[2]}": str(r[3]) for r in rows}
+    stored = {str(r[0]): str(r[4]) for r in rows}
+    recorded = manifest.get("probe", {}).get("requests", [])
+    changed = [
+        f"probe:{q['work_id']}:{q['point']}:{q['round']}"
+        for q in recorded
+        if sha256_hex(stored.get(str(q["request_key"]), "").encode("utf-8")) != q["response_sha256"]
+    ]
+    if changed:
+        result.problems.append(f"probe responses changed or missing in the index: {', '.join(changed[:_SHOWN])}")
+    elif recorded:
+        result.confirmed.append(f"{len(recorded)} probe responses unchanged (SHA-256 recomputed)")
+    return {f"probe:{r[1]}:{r[2]}:{r[3]}": str(r[4]) for r in rows}
 
 
 def _count_inputs(manifest: dict[str, Any], unchanged: int, result: Verification) -> None:

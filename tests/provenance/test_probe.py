@@ -509,11 +509,13 @@ def test_verify_rechecks_the_probed_works_and_the_stored_responses(works_index, 
     assert ok.exit_code == 0, ok.output
     assert "1 probed work unchanged" in ok.stdout
     assert "2 matches: both excerpts cut again" in ok.stdout
+    assert "2 probe responses unchanged" in ok.stdout
     with IndexStore.open(index) as store:
         store.con.execute("UPDATE probe_requests SET response = 'edited ' || response WHERE point = 0")
     changed = runner.invoke(app, ["verify", str(manifest), "--index", str(index)])
     assert changed.exit_code == 5
     assert "match 1: the scanned text" in changed.stdout
+    assert f"probe responses changed or missing in the index: probe:{ids['memorized']}:0:1" in changed.stdout
 
 
 # -- reports ---------------------------------------------------------------------------------------
