@@ -792,7 +792,7 @@ def _print_probe(result: ProbeResult, *, as_json: bool) -> None:
             table.add_row(
                 str(w.work_id),
                 escape(w.title),
-                escape(w.status if w.error is None else f"{w.status}: {w.error}"),
+                w.status,
                 f"{w.nv_recall:.3f}",
                 str(w.longest_verbatim_words),
                 str(w.matched_words),

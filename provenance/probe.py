@@ -593,7 +593,8 @@ def probe(
         )
         audit_options = audit or AuditOptions()
         parameters = {"probe": options.keyed(), "audit": asdict(audit_options), "index": asdict(store.params)}
-        audit_id, resumed = _open_probe_run(store, key, plans, parameters, arguments, restart=restart)
+        recorded = [endpoint_label(a) if "://" in a else a for a in arguments]  # no user info of a URL
+        audit_id, resumed = _open_probe_run(store, key, plans, parameters, recorded, restart=restart)
         answered = _answered(store, audit_id)
         own_client = client is None
         try:

@@ -87,7 +87,7 @@ def _quote(details: ProbeDetails, r: StoredRequest) -> str:
 def _meta_rows(run: AuditRun, details: ProbeDetails) -> list[tuple[str, str]]:
     p = details.parameters
     return [
-        ("Run", run_state(run) + (f" (started {run.invocations} times)" if run.invocations > 1 else "")),
+        ("Run", run_state(run)),
         ("Started", f"{run.started_at:%Y-%m-%d %H:%M:%S} UTC"),
         ("Finished", f"{run.finished_at:%Y-%m-%d %H:%M:%S} UTC"),
         ("Model asked", str(p.get("model", ""))),

@@ -226,7 +226,12 @@ def summarize(run: AuditRun) -> Summary:
 
 def run_state(run: AuditRun) -> str:
     """What kind of run it is and whether its results are complete."""
-    kind = "audit of texts" if run.kind == "texts" else f"dataset scan ({run.engine} engine, {len(run.inputs)} shards)"
+    kinds = {
+        "texts": "audit of texts",
+        "dataset": f"dataset scan ({run.engine} engine, {len(run.inputs)} shards)",
+        "probe": f"model probe of {len(run.inputs)} works",
+    }
+    kind = kinds[run.kind]
     resumed = f", resumed {run.invocations - 1}x" if run.invocations > 1 else ""
     if run.partial:
         return f"{kind}, {run.state}{resumed}: PARTIAL results; rerun the same command to resume"

@@ -27,6 +27,7 @@ from indexes import IndexStore
 from provenance.cli import app
 from provenance.nv_recall import NearVerbatimRule, identical_blocks, merge, near_verbatim_blocks, recall
 from provenance.probe import INSTRUCTION, SYSTEM, ProbeOptions, load_probe, plan_points
+from provenance.probe_client import endpoint_label
 from provenance.report import render
 from provenance.runs import load_run
 
@@ -75,7 +76,9 @@ class Scripted:
         """Prompts answered with 200, in order."""
         return [e["prompt"] for e in self.log if e["status"] == 200]
 
-    def handle(self, path: str, headers: dict[str, str], body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+    def handle(  # noqa: PLR0911 - one return per scripted behaviour
+        self, path: str, headers: dict[str, str], body: dict[str, Any]
+    ) -> tuple[int, dict[str, str], Any]:
         prompt = json.dumps(body.get("messages", body.get("prompt")))
         entry: dict[str, Any] = {"t": time.monotonic(), "path": path, "prompt": prompt, "status": None}
         with self.lock:
@@ -93,11 +96,20 @@ class Scripted:
             self.hanging.set()
             self.release.wait(30)
             return 503, {}, {"error": {"message": "gone"}}
+        asked_for = body.get("model")
+        if asked_for == "unknown":
+            entry["status"] = 404
+            return 404, {}, {"error": {"message": "The model `unknown` does not exist", "code": "model_not_found"}}
+        if asked_for == "slow":
+            time.sleep(1.5)
+        if asked_for == "malformed":
+            entry["status"] = 200
+            return 200, {}, {"id": "resp-x", "object": "chat.completion", "created": 1, "model": "m", "choices": []}
         name, position, prompt_words = self.locate(path, body)
         if name == "broken":
             entry["status"] = 500
             return 500, {}, {"error": {"message": "internal error"}}
-        text = self.continuation(name, position)
+        text = "" if asked_for == "empty" else self.continuation(name, position)
         entry["status"] = 200
         chat = path.endswith("/chat/completions")
         usage = {"prompt_tokens": prompt_words, "completion_tokens": len(text.split())}
@@ -206,10 +218,10 @@ def scripted(works_index) -> Iterator[tuple[Scripted, str]]:
     server.server_close()
 
 
-def probe(index: Path, url: str, *args: str, env: dict[str, str] | None = None):
+def probe(index: Path, url: str, *args: str, env: dict[str, str] | None = None, model: str = "scripted"):
     return runner.invoke(
         app,
-        ["probe", "--base-url", url, "--model", "scripted", "--index", str(index), "--backoff", "0.01", *args],
+        ["probe", "--base-url", url, "--model", model, "--index", str(index), "--backoff", "0.01", *args],
         env=env,
     )
 
@@ -402,13 +414,18 @@ def test_a_probe_killed_halfway_resumes_and_asks_nothing_twice(works_index, tmp_
         cmd += ["--index", str(index), "--points", "3", "--jobs", "1", "--backoff", "0.01", "--retries", "0"]
         for name in ("memorized", "near", "refuse"):
             cmd += ["--work", str(ids[name])]
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
-        assert model.hanging.wait(120), proc.communicate(timeout=5)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(30)
+        log = tmp_path / "killed.log"
+        with log.open("wb") as sink, subprocess.Popen(cmd, stdout=sink, stderr=sink, cwd=tmp_path) as proc:
+            assert model.hanging.wait(120), log.read_text()
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(30)
         model.release.set()
         answered_before = len(model.answered())
         assert answered_before == 5
+        with IndexStore.open(index, read_only=True) as store:  # the killed run: interrupted, its answers kept
+            killed = load_run(store)
+            kept = store.con.execute("SELECT count(*) FROM probe_requests WHERE status = 'ok'").fetchone()
+        assert (killed.kind, killed.state, kept) == ("probe", "interrupted", (5,))
         model.hang_after = None
         result = subprocess.run(
             [*cmd, "--json"], capture_output=True, text=True, cwd=tmp_path, check=False, timeout=300
@@ -461,6 +478,12 @@ def test_the_api_key_is_sent_but_never_written(works_index, tmp_path):
             assert SECRET.encode() not in path.read_bytes(), path
 
 
+def test_the_endpoint_is_recorded_without_user_info_or_query():
+    assert endpoint_label(f"https://me:{SECRET}@api.example.com:8443/v1/?key={SECRET}") == (
+        "https://api.example.com:8443/v1"
+    )
+
+
 def test_unreachable_endpoint_fails_every_work_with_the_reason(works_index):
     index, ids, _texts = works_index
     result = probe(index, "http://127.0.0.1:9/v1", "--work", str(ids["memorized"]), "--retries", "0", "--json")
@@ -468,6 +491,33 @@ def test_unreachable_endpoint_fails_every_work_with_the_reason(works_index):
     row = by_work(result.stdout)[ids["memorized"]]
     assert row["status"] == "failed"
     assert row["error"].startswith("127.0.0.1: unreachable")
+
+
+@pytest.mark.parametrize(
+    ("model", "reason"),
+    [
+        (
+            "unknown",
+            (
+                "127.0.0.1: 404 not found (unknown model, or not an OpenAI-compatible /v1 URL): "
+                "The model `unknown` does not exist"
+            ),
+        ),
+        ("empty", "127.0.0.1: empty response"),
+        ("malformed", "127.0.0.1: malformed response (no choice with text)"),
+        ("slow", "127.0.0.1: timed out (1 attempts)"),
+    ],
+)
+def test_faults_fail_the_work_with_the_reason(works_index, scripted, model, reason):
+    index, ids, _texts = works_index
+    server, url = scripted
+    server.sent_429 = True
+    one = ("--work", str(ids["memorized"]), "--work", str(ids["near"]))
+    result = probe(index, url, *one, "--retries", "0", "--timeout", "0.5", "--json", model=model)
+    assert result.exit_code == 3, result.output
+    rows = by_work(result.stdout)
+    assert [(r["status"], r["error"], r["requests"]) for r in rows.values()] == [("failed", reason, 0)] * 2
+    assert f"failed work {ids['memorized']} (" in result.stderr
 
 
 def test_dry_run_lists_prompts_and_asks_nothing(works_index, scripted):
