@@ -641,7 +641,7 @@ def probe(
     model_seed: Annotated[
         int | None, typer.Option(help="Seed sent to the model, where the endpoint supports it.")
     ] = None,
-    jobs: Annotated[int, typer.Option(min=1, help="Requests at once (one thread per work).")] = 4,
+    jobs: Annotated[int, typer.Option(min=1, help="Works probed at once, one request at a time each.")] = 4,
     max_requests: Annotated[
         int | None, typer.Option(min=0, help="Ask at most this many requests, then stop cleanly (resumable).")
     ] = None,
@@ -651,7 +651,10 @@ def probe(
     ] = None,
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for one response.")] = 120.0,
     retries: Annotated[
-        int, typer.Option(min=0, help="Retries after 429/503 (Retry-After honoured), 5xx, timeouts, refusals.")
+        int,
+        typer.Option(
+            min=0, help="Retries after 429/503 (Retry-After honoured), other 5xx, timeouts, refused connections."
+        ),
     ] = 4,
     backoff: Annotated[float, typer.Option(min=0.0, help="First backoff wait in seconds (doubling).")] = 1.0,
     api_key_env: Annotated[

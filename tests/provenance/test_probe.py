@@ -404,6 +404,23 @@ def test_max_requests_stops_cleanly_and_the_rerun_goes_on(works_index, scripted)
     assert len(set(model.answered())) == 4
 
 
+def test_a_token_budget_stops_before_the_request_that_would_start_past_it(works_index, scripted):
+    index, ids, _texts = works_index
+    model, url = scripted
+    model.sent_429 = True
+    per_request = len(SYSTEM.split()) + len(INSTRUCTION.split()) + 50 + ANSWER_WORDS
+    budget = str(per_request + 1)  # the second request starts under the budget, the third would not
+    result = probe(index, url, "--points", "3", "--work", str(ids["memorized"]), "--token-budget", budget, "--json")
+    assert result.exit_code == 0, result.output
+    row = by_work(result.stdout)[ids["memorized"]]
+    assert (row["status"], row["requests"], row["prompt_tokens"] + row["completion_tokens"]) == (
+        "stopped",
+        2,
+        2 * per_request,
+    )
+    assert f"token budget {budget} reached ({2 * per_request} used)" in result.stderr
+
+
 def test_a_probe_killed_halfway_resumes_and_asks_nothing_twice(works_index, tmp_path):
     index, ids, texts = works_index
     model = Scripted(texts, hang_after=5)
