@@ -21,6 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from indexes import IndexStore
@@ -250,6 +252,16 @@ def test_blocks_merge_across_small_gaps_with_small_skew_and_keep_long_ones():
     assert recall(blocks, 100).nv_recall == 0.39
 
 
+@settings(max_examples=50, deadline=None)
+@given(start=st.integers(0, 200), length=st.integers(20, 90), extra=st.integers(0, 30))
+def test_a_verbatim_stretch_is_one_block_covering_exactly_it(start, length, extra):
+    work = list(range(300))
+    output = [-1] * extra + work[start : start + length] + [-2] * extra
+    blocks = near_verbatim_blocks(output, work, NearVerbatimRule())
+    got = recall(blocks, len(work))
+    assert (got.covered, got.matched, got.longest) == (length, length, length)
+
+
 def test_probe_points_are_the_opening_and_even_cuts():
     cuts = [p.cut for p in plan_points(400, ProbeOptions(base_url="x", model="m", points=3))]
     assert cuts == [50, 138, 225, 312]
@@ -387,6 +399,12 @@ def test_rerun_resumes_the_same_run_and_asks_nothing_again(works_index, scripted
     assert by_work(first.stdout) == by_work(again.stdout)
     assert len(model.answered()) == 2
     assert "0 requests asked, 2 answered before" in again.stderr
+    other = probe(index, url, "--points", "1", "--work", str(ids["memorized"]), "--max-tokens", "99", "--json")
+    assert other.exit_code == 0
+    assert {r["probe_id"] for r in by_work(other.stdout).values()} != {
+        r["probe_id"] for r in by_work(first.stdout).values()
+    }
+    assert len(model.answered()) == 4  # other parameters: another probe, asked anew
 
 
 def test_max_requests_stops_cleanly_and_the_rerun_goes_on(works_index, scripted):
