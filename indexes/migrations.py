@@ -684,6 +684,126 @@ _RUN_VIEWS: tuple[ResearchView, ...] = (
 )
 
 
+def m008_probes(con: duckdb.DuckDBPyConnection) -> None:
+    """Extraction probes of models (``provenance probe``): every request verbatim, and each work's result.
+
+    A probe is a run of ``kind`` = probe in ``audits``, one ``audit_inputs`` row per probed work
+    (``kind`` = work). ``probe_requests`` holds every request and response as sent and received (never
+    the API key), keyed for resuming by ``request_key`` (SHA-256 of work, point, round and prompt);
+    ``probe_works`` the measures of each probed work (``provenance.probe``).
+    """
+    con.execute(
+        """
+        CREATE TABLE IF NOT EXISTS probe_requests (
+            audit_id VARCHAR NOT NULL,
+            work_id BIGINT NOT NULL,
+            point INTEGER NOT NULL,
+            round INTEGER NOT NULL,
+            request_key VARCHAR NOT NULL,
+            mode VARCHAR NOT NULL,
+            prompt VARCHAR NOT NULL,
+            prefix_start BIGINT NOT NULL,
+            prefix_end BIGINT NOT NULL,
+            response VARCHAR,
+            model_reported VARCHAR,
+            response_id VARCHAR,
+            finish_reason VARCHAR,
+            prompt_tokens INTEGER,
+            completion_tokens INTEGER,
+            started_at TIMESTAMPTZ NOT NULL,
+            finished_at TIMESTAMPTZ NOT NULL,
+            attempts INTEGER NOT NULL,
+            status VARCHAR NOT NULL,
+            error VARCHAR
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE IF NOT EXISTS probe_works (
+            audit_id VARCHAR NOT NULL,
+            work_id BIGINT NOT NULL,
+            title VARCHAR NOT NULL,
+            words INTEGER NOT NULL,
+            nv_recall DOUBLE NOT NULL,
+            longest_verbatim_words INTEGER NOT NULL,
+            matched_words INTEGER NOT NULL,
+            covered_words INTEGER NOT NULL,
+            points INTEGER NOT NULL,
+            points_matched INTEGER NOT NULL,
+            requests INTEGER NOT NULL,
+            prompt_tokens BIGINT NOT NULL,
+            completion_tokens BIGINT NOT NULL,
+            status VARCHAR NOT NULL,
+            error VARCHAR,
+            blocks VARCHAR NOT NULL,
+            PRIMARY KEY (audit_id, work_id)
+        )
+        """
+    )
+    _create_views(con, _PROBE_VIEWS)
+    con.execute(
+        "COMMENT ON COLUMN research.audits.kind IS "
+        + _quote("texts (files, stdin, JSON Lines), dataset (a scan of shards) or probe (a model probe).")
+    )
+
+
+_PROBE_VIEWS: tuple[ResearchView, ...] = (
+    (
+        "probe_requests",
+        "Every request of every model probe, verbatim: the prompt as sent, the response as received.",
+        (
+            "SELECT audit_id, work_id, point, round, request_key, mode, prompt, prefix_start, prefix_end, response, "
+            "model_reported, response_id, finish_reason, prompt_tokens, completion_tokens, started_at, "
+            "finished_at, attempts, status, error FROM main.probe_requests"
+        ),
+        {
+            "audit_id": "The probe run (`provenance audits` lists it).",
+            "point": "Probe point: 0 is the work's opening, 1.. offsets spread through it.",
+            "round": "Round of the conversation (1 for a prefix probe; 1.. for --method extract).",
+            "request_key": "SHA-256 of work, point, round and prompt: a resumed probe never asks it again.",
+            "mode": "chat (chat completions) or completion (plain completions).",
+            "prompt": "The prompt as sent: JSON of the chat messages, or the plain prompt text as a JSON string.",
+            "prefix_start": "Start (characters) in the work's text of the words the prompt quotes.",
+            "prefix_end": "End (characters, exclusive) of those words: the work's true continuation starts here.",
+            "response": "The model's text, verbatim (null when the request failed).",
+            "model_reported": "The model name the endpoint reported.",
+            "response_id": "The endpoint's id of the response.",
+            "finish_reason": "Why the model stopped (stop, length, content_filter ...).",
+            "attempts": "HTTP attempts made (retries after 429, 503, 5xx and timeouts included).",
+            "status": "ok or failed.",
+            "error": "Why it failed.",
+        },
+    ),
+    (
+        "probe_works",
+        "Each probed work's result: near-verbatim recall, longest verbatim run, points reproduced, cost.",
+        (
+            "SELECT p.audit_id, p.work_id, p.title, a.parameters->>'$.values.probe.model' AS model, "
+            "a.parameters->>'$.values.probe.method' AS method, p.words, p.nv_recall, p.longest_verbatim_words, "
+            "p.matched_words, p.covered_words, p.points, p.points_matched, p.requests, p.prompt_tokens, "
+            "p.completion_tokens, p.status, p.error, p.blocks FROM main.probe_works p "
+            "JOIN main.audits a USING (audit_id)"
+        ),
+        {
+            "audit_id": "The probe run.",
+            "model": "The model asked for.",
+            "method": "prefix or extract.",
+            "words": "Words of the work (the index's tokenizer).",
+            "nv_recall": "Share of the work's words covered by near-verbatim blocks in the responses (README).",
+            "longest_verbatim_words": "Longest run of identical words inside a near-verbatim block.",
+            "matched_words": "Identical words inside the near-verbatim blocks.",
+            "covered_words": "Work words the near-verbatim blocks span (nv_recall = covered_words / words).",
+            "points": "Probe points asked.",
+            "points_matched": "Points whose responses hold a near-verbatim block (at least --min-words).",
+            "requests": "Requests answered.",
+            "status": "ok, failed (error says why) or stopped (a request or token budget ran out).",
+            "blocks": "JSON list of the near-verbatim blocks: point, round, response and work word ranges.",
+        },
+    ),
+)
+
+
 MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (
     m001_create_tables,
     m002_consent,
@@ -692,5 +812,6 @@ MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (
     m005_catalog_failures,
     m006_work_rights,
     m007_one_run_model,
+    m008_probes,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

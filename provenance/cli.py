@@ -7,6 +7,7 @@ message and an exit code.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from contextlib import contextmanager
@@ -45,6 +46,7 @@ if TYPE_CHECKING:  # the rest is imported by the commands that use it: `provenan
     from provenance.auditing import AuditEvents, AuditResult
     from provenance.ingest import AddEvent, CatalogProgress
     from provenance.match import Match
+    from provenance.probe import DryPrompt, ProbeEvents, ProbeResult
     from provenance.runs import SaveOutcome, ShardOutcome
     from provenance.scan import ScanProgress, ScanSummary
     from provenance.sql import QueryResult
@@ -619,6 +621,239 @@ def _print_matches(matches: list[Match]) -> None:
         out.print(f"[bold]{number}.[/] “{_excerpt(m.scanned_excerpt)}”", markup=True)
 
 
+class ProbeMode(str, Enum):
+    """How ``probe`` asks: chat completions, or plain completions for base models."""
+
+    chat = "chat"
+    completion = "completion"
+
+
+class ProbeMethod(str, Enum):
+    """What ``probe`` asks."""
+
+    prefix = "prefix"
+    extract = "extract"
+
+
+@app.command()
+def probe(
+    base_url: Annotated[
+        str,
+        typer.Option(
+            "--base-url",
+            help="The OpenAI-compatible API, e.g. http://localhost:11434/v1 (Ollama), http://localhost:8000/v1 "
+            "(vLLM), https://api.openai.com/v1. Loopback and private addresses are allowed.",
+        ),
+    ],
+    model: Annotated[str, typer.Option("--model", help="Model name as the endpoint knows it.")],
+    index: IndexOption = Path(DEFAULT_INDEX),
+    work: Annotated[list[int] | None, typer.Option("--work", help="Probe this work id (repeatable).")] = None,
+    creator: Annotated[str | None, typer.Option(help="Only works of this creator.")] = None,
+    rights_holder: Annotated[str | None, typer.Option(help="Only works of this rights holder.")] = None,
+    sample: Annotated[int | None, typer.Option(min=1, help="Probe a random sample of N of the selected works.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of --sample.")] = 0,
+    mode: Annotated[
+        ProbeMode, typer.Option(help="chat (chat completions) or completion (plain completions, for base models).")
+    ] = ProbeMode.chat,
+    method: Annotated[
+        ProbeMethod,
+        typer.Option(
+            help="prefix: quote --prefix-words words at the opening and at --points offsets, ask for the "
+            "continuation; extract: from the opening, ask to continue, up to --rounds or until it stops matching."
+        ),
+    ] = ProbeMethod.prefix,
+    points: Annotated[int, typer.Option(min=0, help="Probe points spread through a work, besides its opening.")] = 4,
+    prefix_words: Annotated[int, typer.Option(min=1, help="Words of the work quoted in each prompt.")] = 50,
+    rounds: Annotated[int, typer.Option(min=1, help="Rounds of --method extract.")] = 5,
+    min_words: Annotated[
+        int, typer.Option(min=1, help="Identical words a near-verbatim block needs (a point counts from there).")
+    ] = 20,
+    max_tokens: Annotated[int, typer.Option(min=1, help="Most tokens asked per response.")] = 200,
+    temperature: Annotated[float, typer.Option(min=0.0, help="Sampling temperature (0: the likeliest text).")] = 0.0,
+    model_seed: Annotated[
+        int | None, typer.Option(help="Seed sent to the model, where the endpoint supports it.")
+    ] = None,
+    jobs: Annotated[int, typer.Option(min=1, help="Works probed at once, one request at a time each.")] = 4,
+    max_requests: Annotated[
+        int | None, typer.Option(min=0, help="Ask at most this many requests, then stop cleanly (resumable).")
+    ] = None,
+    token_budget: Annotated[
+        int | None,
+        typer.Option(min=0, help="Stop cleanly once this many tokens (prompt and completion) were used (resumable)."),
+    ] = None,
+    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for one response.")] = 120.0,
+    retries: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Retries after 429/503 (Retry-After honoured), other 5xx, timeouts, refused connections."
+        ),
+    ] = 4,
+    backoff: Annotated[float, typer.Option(min=0.0, help="First backoff wait in seconds (doubling).")] = 1.0,
+    api_key_env: Annotated[
+        str, typer.Option(help="Environment variable holding the API key (none needed for local servers).")
+    ] = "OPENAI_API_KEY",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List the prompts and an estimate of tokens; ask nothing.")
+    ] = False,
+    restart: Annotated[bool, typer.Option("--restart", help="Start a new run instead of resuming this probe.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per probed work per line.")] = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Probe a model: does it reproduce your indexed works? Every prompt and answer is recorded as a run.
+
+    Measures per work the near-verbatim recall (README: "Probing models"), the longest verbatim run and
+    the probe points reproduced; the responses are also audited against the whole index. A killed or
+    stopped probe resumes when run again with the same options, asking nothing already answered.
+    Exit codes: 0 ran, 2 usage error, 3 a work failed (the others were probed), 4 index error.
+    """
+    from provenance import probe as probing  # noqa: PLC0415 - loaded by the commands that use it
+
+    selection = probing.WorkSelection(
+        work_ids=tuple(work or ()), creator=creator, rights_holder=rights_holder, sample=sample, seed=seed
+    )
+    options = probing.ProbeOptions(
+        base_url=base_url,
+        model=model,
+        mode=mode.value,
+        method=method.value,
+        points=points,
+        prefix_words=prefix_words,
+        rounds=rounds,
+        min_words=min_words,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        seed=model_seed,
+        jobs=jobs,
+        max_requests=max_requests,
+        token_budget=token_budget,
+        timeout_s=timeout,
+        retries=retries,
+        backoff_s=backoff,
+        api_key_env=api_key_env,
+    )
+    with _errors(verbose):
+        if dry_run:
+            prompts, unfit = probing.dry_run(index, selection, options)
+            _print_dry_run(prompts, as_json=as_json)
+            for reason in unfit:
+                err.print(Text.assemble(("would fail", "red"), f" {reason}"), highlight=False)
+            if unfit:
+                raise typer.Exit(int(ExitCode.INPUT_ERROR))
+            return
+        with _ProbeProgress() as progress:
+            result = probing.probe(
+                index,
+                selection,
+                options,
+                api_key=os.environ.get(api_key_env) or None,
+                arguments=sys.argv[1:],
+                restart=restart,
+                events=progress.events(),
+            )
+    _print_probe(result, as_json=as_json)
+    if result.failed:
+        raise typer.Exit(int(ExitCode.INPUT_ERROR))
+
+
+class _ProbeProgress:
+    """A progress bar of requests on a terminal (stderr)."""
+
+    def __init__(self) -> None:
+        self.bar = Progress(
+            TextColumn("probing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("requests"),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        )
+        self.task: TaskID | None = None
+
+    def __enter__(self) -> _ProbeProgress:
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.stop()
+
+    def events(self) -> ProbeEvents:
+        """The callbacks ``probe`` calls."""
+        from provenance.probe import ProbeEvents  # noqa: PLC0415 - loaded by the commands that use it
+
+        return ProbeEvents(planned=self.planned, answered=lambda _ex: self.advance())
+
+    def planned(self, total: int) -> None:
+        """The requests a probe plans at most."""
+        self.task = self.bar.add_task("probing", total=total)
+
+    def advance(self) -> None:
+        """One request answered or failed."""
+        if self.task is not None:
+            self.bar.advance(self.task)
+
+
+def _print_dry_run(prompts: Sequence[DryPrompt], *, as_json: bool) -> None:
+    total = sum(p.prompt_tokens + p.completion_tokens for p in prompts)
+    for p in prompts:
+        if as_json:
+            row = {
+                "work_id": p.work_id,
+                "title": p.title,
+                "point": p.point,
+                "round": p.round,
+                "prompt": json.loads(p.prompt),
+                "prompt_tokens_estimate": p.prompt_tokens,
+                "completion_tokens_max": p.completion_tokens,
+            }
+            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+        else:
+            sys.stdout.write(f"work {p.work_id} point {p.point} round {p.round}: {p.prompt}\n")
+    err.print(
+        f"dry run: {_plural(len(prompts), 'request')}, about {total} tokens at most "
+        f"(prompts estimated at 4 characters a token, plus --max-tokens per response); nothing was asked",
+        markup=False,
+    )
+
+
+def _print_probe(result: ProbeResult, *, as_json: bool) -> None:
+    if as_json:
+        for w in result.works:
+            sys.stdout.write(json.dumps(w.to_json(result.audit_id, result.model, result.method)) + "\n")
+    else:
+        table = Table(title=f"probe {result.audit_id}: {escape(result.model)} ({result.method})")
+        for column in ("Work", "Title", "Status"):
+            table.add_column(column)
+        for column in ("nv_recall", "Longest", "Matched", "Points", "Requests", "Tokens"):
+            table.add_column(column, justify="right", no_wrap=True)
+        for w in result.works:
+            table.add_row(
+                str(w.work_id),
+                escape(w.title),
+                w.status,
+                f"{w.nv_recall:.3f}",
+                str(w.longest_verbatim_words),
+                str(w.matched_words),
+                f"{w.points_matched}/{w.points}",
+                str(w.requests),
+                str(w.prompt_tokens + w.completion_tokens),
+            )
+        out.print(table)
+    for w in result.works:
+        if w.status == "failed":
+            err.print(Text.assemble(("failed", "red"), f" work {w.work_id} ({w.title}): {w.error}"), highlight=False)
+    how = "resumed" if result.resumed else "new"
+    err.print(
+        f"probe {result.audit_id} ({how}, {result.state}): {_plural(result.asked, 'request')} asked, "
+        f"{result.reused} answered before, {_plural(result.matches, 'match')} with the index, "
+        f"{result.failed} of {_plural(len(result.works), 'work')} failed"
+        + (f"; stopped: {result.stopped} (run it again to go on)" if result.stopped else ""),
+        markup=False,
+    )
+    err.print(f"`provenance report {result.audit_id}` shows it", markup=False)
+
+
 @app.command()
 def works(
     index: IndexOption = Path(DEFAULT_INDEX),
@@ -816,6 +1051,7 @@ def report(
     verbose: VerboseOption = False,
 ) -> None:
     """Write the report of a stored audit run: matches side by side, scores, sources, consent, manifest digest."""
+    from provenance.probe import load_probe  # noqa: PLC0415 - loaded when used
     from provenance.report import format_for, render, write_report  # noqa: PLC0415 - loaded when used
     from provenance.runs import load_run, open_index, sync_pending  # noqa: PLC0415
 
@@ -828,11 +1064,12 @@ def report(
         sync_pending(index)
         with open_index(index, read_only=True) as store:
             run = load_run(store, audit_id)
+            details = load_probe(store, run) if run.kind == "probe" else None
         try:
             if output is None:
-                sys.stdout.write(render(run, chosen, by=by, rights_holder=rights_holder))
+                sys.stdout.write(render(run, chosen, by=by, rights_holder=rights_holder, probe=details))
                 return
-            write_report(run, chosen, output, by=by, rights_holder=rights_holder)
+            write_report(run, chosen, output, by=by, rights_holder=rights_holder, probe=details)
         except RightsHolderNotFoundError as exc:  # printed as text: holder names may look like console markup
             err.print(Text.assemble(("error:", "bold red"), f" {exc}"), highlight=False)
             raise typer.Exit(int(exc.exit_code)) from None

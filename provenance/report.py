@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
     from provenance.holders import Grouping, HolderGroup, HolderRow, HolderSelection, HolderWork
     from provenance.match import Match
+    from provenance.probe import ProbeDetails
     from provenance.runs import AuditRun, WorkSnapshot
 
 ReportFormat = Literal["html", "md", "json", "csv", "manifest"]
@@ -103,14 +104,33 @@ def format_for(path: Path | None, fmt: str | None) -> ReportFormat:
     return chosen  # type: ignore[return-value]
 
 
-def render(run: AuditRun, fmt: ReportFormat, *, by: Grouping | None = None, rights_holder: str | None = None) -> str:
+def render(
+    run: AuditRun,
+    fmt: ReportFormat,
+    *,
+    by: Grouping | None = None,
+    rights_holder: str | None = None,
+    probe: ProbeDetails | None = None,
+) -> str:
     """The report of ``run`` in ``fmt``: per rights holder with ``by``, only ``rights_holder``'s part when given.
+
+    ``probe`` (``provenance.probe.load_probe``) makes the HTML, Markdown and JSON of a probe run show its
+    per-work results and every prompt and response (``provenance.probe_report``).
 
     Raises ``RightsHolderNotFoundError`` for a holder the run does not have, and ``ValueError`` for the
     manifest with ``by`` or ``rights_holder`` (the manifest is the whole run's; it cannot be split).
     """
     if fmt == "manifest" and (by is not None or rights_holder is not None):
         raise ValueError(MANIFEST_NOT_SPLIT)
+    if probe is not None and by is None and rights_holder is None and fmt in {"html", "md", "json"}:
+        from provenance import probe_report  # noqa: PLC0415 - it builds on this module
+
+        probe_renderers = {
+            "html": probe_report.render_probe_html,
+            "md": probe_report.render_probe_markdown,
+            "json": probe_report.probe_json,
+        }
+        return probe_renderers[fmt](run, probe)
     if by is not None:
         return render_holders(run, holder_rows(run, rights_holder), fmt)
     if rights_holder is not None:
@@ -126,10 +146,16 @@ def render(run: AuditRun, fmt: ReportFormat, *, by: Grouping | None = None, righ
 
 
 def write_report(
-    run: AuditRun, fmt: ReportFormat, path: Path, *, by: Grouping | None = None, rights_holder: str | None = None
+    run: AuditRun,
+    fmt: ReportFormat,
+    path: Path,
+    *,
+    by: Grouping | None = None,
+    rights_holder: str | None = None,
+    probe: ProbeDetails | None = None,
 ) -> None:
-    """Write the report to ``path`` (UTF-8); ``by`` and ``rights_holder`` as for ``render``."""
-    text = render(run, fmt, by=by, rights_holder=rights_holder)
+    """Write the report to ``path`` (UTF-8); ``by``, ``rights_holder`` and ``probe`` as for ``render``."""
+    text = render(run, fmt, by=by, rights_holder=rights_holder, probe=probe)
     try:
         path.write_text(text, encoding="utf-8", newline="")
     except OSError as exc:
@@ -200,7 +226,12 @@ def summarize(run: AuditRun) -> Summary:
 
 def run_state(run: AuditRun) -> str:
     """What kind of run it is and whether its results are complete."""
-    kind = "audit of texts" if run.kind == "texts" else f"dataset scan ({run.engine} engine, {len(run.inputs)} shards)"
+    kinds = {
+        "texts": "audit of texts",
+        "dataset": f"dataset scan ({run.engine} engine, {len(run.inputs)} shards)",
+        "probe": f"model probe of {len(run.inputs)} works",
+    }
+    kind = kinds[run.kind]
     resumed = f", resumed {run.invocations - 1}x" if run.invocations > 1 else ""
     if run.partial:
         return f"{kind}, {run.state}{resumed}: PARTIAL results; rerun the same command to resume"

@@ -58,8 +58,8 @@ if TYPE_CHECKING:
 RECORD_WAIT_S = 10.0
 OPEN_WAIT_S = 10.0
 PENDING_SUFFIX = ".pending"
-InputKind = Literal["file", "stdin", "record", "url", "unread", "shard"]
-RunKind = Literal["texts", "dataset"]
+InputKind = Literal["file", "stdin", "record", "url", "unread", "shard", "work"]
+RunKind = Literal["texts", "dataset", "probe"]
 RunState = Literal["running", "interrupted", "finished"]
 _LIBRARIES = ("duckdb", "numpy", "rapidfuzz", "regex", "datasketch")
 
@@ -174,8 +174,8 @@ class AuditRun:
 
     @property
     def texts_scanned(self) -> int:
-        """Inputs (texts, or a scan's records) that were read and audited."""
-        if self.kind == "dataset":
+        """Inputs (texts, a scan's records, a probe's responses) that were read and audited."""
+        if self.kind in {"dataset", "probe"}:
             return sum(i.records or 0 for i in self.inputs)
         return sum(1 for i in self.inputs if i.error is None)
 
@@ -186,8 +186,8 @@ class AuditRun:
 
     @property
     def inputs_failed(self) -> int:
-        """Inputs that could not be read (for a scan: bad records, and shards that failed whole)."""
-        if self.kind == "dataset":
+        """Inputs that could not be read (for a scan: bad records, and shards that failed whole; a probe: works)."""
+        if self.kind in {"dataset", "probe"}:
             return sum(i.failures for i in self.inputs)
         return sum(1 for i in self.inputs if i.error is not None)
 

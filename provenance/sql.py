@@ -51,6 +51,8 @@ EXPORTED_VIEWS = (
     "latest_matches",
     "shards",
     "failures",
+    "probe_requests",
+    "probe_works",
 )
 OutputFormat = Literal["csv", "json", "jsonl"]
 QUERY_SECONDS = 60.0

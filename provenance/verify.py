@@ -66,7 +66,8 @@ def verify_manifest(path: str | Path, index_path: str | Path | None = None) -> V
         _check_parameters(store, manifest, result)
         _check_index(store, manifest, result)
         work_texts = _check_works(store, manifest, result)
-    scanned_texts = _check_inputs(manifest, result)
+        probed = _check_probe(store, manifest, result)
+    scanned_texts = {**_check_inputs(manifest, result), **probed}
     _check_excerpts(manifest, scanned_texts, work_texts, result)
     return result
 
@@ -205,6 +206,8 @@ def _check_inputs(manifest: dict[str, Any], result: Verification) -> dict[str, s
     matched = [str(m["scanned"]) for m in manifest["matches"]]
     for entry in manifest["inputs"]:
         kind, scanned = entry["kind"], str(entry["scanned"])
+        if kind == "work":  # a probed work: checked by _check_probe
+            continue
         if kind == "shard":
             unchanged += _check_shard(entry, manifest, matched, texts, result)
             continue
@@ -223,6 +226,45 @@ def _check_inputs(manifest: dict[str, Any], result: Verification) -> dict[str, s
         unchanged += _check_records(container, entries, options, texts, result)
     _count_inputs(manifest, unchanged, result)
     return texts
+
+
+def _check_probe(store: IndexStore, manifest: dict[str, Any], result: Verification) -> dict[str, str]:
+    """A probe run: each probed work's text hashed again; returns the stored responses by their ``scanned`` name.
+
+    The responses come from the run's ``probe_requests``: the excerpt check then finds a stored response
+    edited after its matches were recorded.
+    """
+    works = [e for e in manifest["inputs"] if e["kind"] == "work"]
+    if not works:
+        return {}
+    unchanged = 0
+    for entry in works:
+        work_id = int(str(entry["scanned"]).removeprefix("work:"))
+        row = first_row(store.con.execute("SELECT text FROM works WHERE work_id = ?", [work_id]))
+        if row is None:
+            result.problems.append(f"probed work {work_id}: removed from the index")
+        elif sha256_hex(row[0].encode("utf-8")) != entry["sha256"]:
+            result.problems.append(f"probed work {work_id}: its text changed since the probe")
+        else:
+            unchanged += 1
+    if unchanged:
+        result.confirmed.append(f"{unchanged} probed work{'s' if unchanged != 1 else ''} unchanged (text re-hashed)")
+    rows = store.con.execute(
+        "SELECT request_key, work_id, point, round, response FROM probe_requests WHERE audit_id = ? AND status = 'ok'",
+        [manifest["audit_id"]],
+    ).fetchall()
+    stored = {str(r[0]): str(r[4]) for r in rows}
+    recorded = manifest.get("probe", {}).get("requests", [])
+    changed = [
+        f"probe:{q['work_id']}:{q['point']}:{q['round']}"
+        for q in recorded
+        if sha256_hex(stored.get(str(q["request_key"]), "").encode("utf-8")) != q["response_sha256"]
+    ]
+    if changed:
+        result.problems.append(f"probe responses changed or missing in the index: {', '.join(changed[:_SHOWN])}")
+    elif recorded:
+        result.confirmed.append(f"{len(recorded)} probe responses unchanged (SHA-256 recomputed)")
+    return {f"probe:{r[1]}:{r[2]}:{r[3]}": str(r[4]) for r in rows}
 
 
 def _count_inputs(manifest: dict[str, Any], unchanged: int, result: Verification) -> None:
