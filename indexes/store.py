@@ -461,22 +461,15 @@ class IndexStore:
             self.con.execute(f"UPDATE works SET {assignments} WHERE work_id = ?", [*_work_row(work, passages), work_id])
         else:
             work_id = self._int("SELECT nextval('work_ids')")
-            self._insert_work_row(work_id, work, passages)
+            self._insert_arrow_named("works", _work_rows([(work_id, work, passages)]))
         if len(passages):
             ids = self._next_ids("passage_ids", len(passages))
             for name, table in zip(
                 ("passages", "bands", "anchors"), _passage_tables(work_id, passages, ids), strict=True
             ):
                 self._insert_arrow(name, table)
-        self._insert_extras(work_id, work)
+        self._insert_extras_many([(work_id, work)])
         return ("replaced" if existing else "added"), work_id
-
-    def _insert_work_row(self, work_id: int, work: NewWork, passages: Passages) -> None:
-        marks = ", ".join("?" for _ in range(len(_WRITTEN) + 2))
-        self.con.execute(
-            f"INSERT INTO works (work_id, source, {', '.join(_WRITTEN)}) VALUES ({marks})",
-            [work_id, work.source, *_work_row(work, passages)],
-        )
 
     def _insert_extras_many(self, works: Sequence[tuple[int, NewWork]]) -> None:
         """Consent records and transcript cues of many works, one statement per table."""
@@ -520,34 +513,6 @@ class IndexStore:
             self.con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _incoming")
         finally:
             self.con.unregister("_incoming")
-
-    def _insert_extras(self, work_id: int, work: NewWork) -> None:
-        """A work's consent record and transcript cues."""
-        if work.consent is not None:
-            self.con.execute(
-                "INSERT INTO consent VALUES (?, ?, ?, ?, ?)",
-                [
-                    work_id,
-                    work.retrieved_at,
-                    str(work.consent.get("status", "unknown")),
-                    str(work.consent.get("summary", "")),
-                    json.dumps(work.consent, sort_keys=True, default=str),
-                ],
-            )
-        if work.cues:
-            cues = np.asarray(work.cues, dtype=np.float64).reshape(-1, 4)
-            self._insert_arrow(
-                "cues",
-                pa.table(
-                    {
-                        "work_id": pa.array(np.full(cues.shape[0], work_id, dtype=np.int64)),
-                        "char_start": pa.array(cues[:, 0].astype(np.int32)),
-                        "char_end": pa.array(cues[:, 1].astype(np.int32)),
-                        "start_s": pa.array(cues[:, 2]),
-                        "end_s": pa.array(cues[:, 3]),
-                    }
-                ),
-            )
 
     def _delete_children(self, work_id: int) -> None:
         self.con.execute(

@@ -104,7 +104,6 @@ MATCH_FIELDS: tuple[MatchField, ...] = (
 )
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in MATCH_FIELDS)
 STORED_FIELDS: tuple[MatchField, ...] = tuple(f for f in MATCH_FIELDS if f.origin == "match")
-WORK_FIELDS: tuple[MatchField, ...] = tuple(f for f in MATCH_FIELDS if f.origin == "work" and f.name != "work_id")
 # Pairs of flat fields that the JSON form shows as one two-element list.
 _PAIRS = {
     "scanned_span": ("scanned_start", "scanned_end"),

@@ -843,14 +843,6 @@ def run_matches(store: IndexStore, audit_id: str) -> Iterator[Match]:
     yield from _load_matches(store.con, audit_id, works)
 
 
-def failed_shards(store: IndexStore, audit_id: str) -> list[tuple[str, str]]:
-    """``(shard, error)`` of a scan run's shards that failed whole."""
-    rows = store.con.execute(
-        "SELECT shard, error FROM scan_shards WHERE scan_id = ? AND status = 'failed' ORDER BY shard", [audit_id]
-    ).fetchall()
-    return [(str(r[0]), str(r[1] or "")) for r in rows]
-
-
 # -- reading -------------------------------------------------------------------------------------
 
 
@@ -897,8 +889,8 @@ def _state(stored: str, owner: str | None) -> RunState:
         os.kill(int(pid), 0)
     except ProcessLookupError:
         return "interrupted"
-    except PermissionError:
-        return "running"
+    except PermissionError:  # alive, under another user
+        pass
     return "running"
 
 

@@ -156,7 +156,7 @@ def scan_dataset(
         run, todo = _plan(index, sources, shards, dataset, audit, options, chosen.name, emit, progress)
         complete = run.finished
         if not run.finished:
-            complete = _scan(index, run.audit_id, chosen, todo, dataset, audit, options, emit, read)
+            complete = _scan(index, run.audit_id, chosen, todo, emit, read)
     finally:
         chosen.close()
     return ScanSummary(
@@ -263,14 +263,10 @@ def _scan(
     audit_id: str,
     engine: Engine | _Deferred,
     todo: list[Shard],
-    dataset: DatasetOptions,
-    audit: AuditOptions,
-    options: ScanOptions,
     emit: Callable[..., None],
     read: Callable[[ReadProgress], None],
 ) -> bool:
     """Run the engine over ``todo`` and store what it returns; whether the run is now finished."""
-    del dataset, audit, options  # the engine was made with them
     interrupted = True
     if isinstance(engine, _Deferred):
         with IndexStore.open(index, tool_version=__version__) as store:
